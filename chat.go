@@ -1,0 +1,560 @@
+package switchboard
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"strconv"
+)
+
+// ChatRequest is an OpenAI chat completion request. Fields the gateway acts on
+// are typed; every other field is kept verbatim in Extra, so nothing a client
+// sends is dropped on the way to a compatible upstream.
+type ChatRequest struct {
+	Model               string          `json:"model"`
+	Messages            []Message       `json:"messages"`
+	Stream              bool            `json:"stream,omitempty"`
+	StreamOptions       *StreamOptions  `json:"stream_options,omitempty"`
+	MaxTokens           *int            `json:"max_tokens,omitempty"`
+	MaxCompletionTokens *int            `json:"max_completion_tokens,omitempty"`
+	Temperature         *float64        `json:"temperature,omitempty"`
+	TopP                *float64        `json:"top_p,omitempty"`
+	N                   *int            `json:"n,omitempty"`
+	Seed                *int64          `json:"seed,omitempty"`
+	Stop                json.RawMessage `json:"stop,omitempty"`
+	Tools               []ToolDef       `json:"tools,omitempty"`
+	ToolChoice          json.RawMessage `json:"tool_choice,omitempty"`
+	ResponseFormat      json.RawMessage `json:"response_format,omitempty"`
+	User                string          `json:"user,omitempty"`
+
+	// Extra holds the fields not named above, verbatim.
+	Extra map[string]json.RawMessage `json:"-"`
+	// Raw is the body exactly as the client sent it. Anything that changes
+	// the request after decoding must set Raw to nil, so providers re-encode.
+	Raw []byte `json:"-"`
+
+	modelSpan, streamOptsSpan [2]int
+}
+
+// StreamOptions are OpenAI's stream_options.
+type StreamOptions struct {
+	IncludeUsage bool `json:"include_usage"`
+}
+
+// ToolDef is a tool the model may call.
+type ToolDef struct {
+	Type     string      `json:"type"`
+	Function FunctionDef `json:"function"`
+}
+
+// FunctionDef describes a callable function.
+type FunctionDef struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description,omitempty"`
+	Parameters  json.RawMessage `json:"parameters,omitempty"`
+	Strict      *bool           `json:"strict,omitempty"`
+}
+
+// ToolCall is a call of a tool by the model.
+type ToolCall struct {
+	Index    *int         `json:"index,omitempty"`
+	ID       string       `json:"id,omitempty"`
+	Type     string       `json:"type,omitempty"`
+	Function FunctionCall `json:"function"`
+}
+
+// FunctionCall names a function and carries its JSON-encoded arguments.
+type FunctionCall struct {
+	Name      string `json:"name,omitempty"`
+	Arguments string `json:"arguments"`
+}
+
+// Message is one chat message. Content is the raw JSON value: a string, an
+// array of content parts (text, image_url, input_audio, …) or null.
+type Message struct {
+	Role       string          `json:"role,omitempty"`
+	Content    json.RawMessage `json:"content,omitempty"`
+	Name       string          `json:"name,omitempty"`
+	ToolCalls  []ToolCall      `json:"tool_calls,omitempty"`
+	ToolCallID string          `json:"tool_call_id,omitempty"`
+	Refusal    *string         `json:"refusal,omitempty"`
+
+	// Extra holds the fields not named above, verbatim.
+	Extra map[string]json.RawMessage `json:"-"`
+}
+
+// ContentPart is one element of an array-valued message content.
+type ContentPart struct {
+	Type     string          `json:"type"`
+	Text     string          `json:"text,omitempty"`
+	ImageURL json.RawMessage `json:"image_url,omitempty"`
+}
+
+// TextContent returns a message content holding the string s.
+func TextContent(s string) json.RawMessage {
+	b, _ := json.Marshal(s)
+	return b
+}
+
+// Text returns the message's text: the string content, or the text parts of
+// an array content joined together.
+func (m *Message) Text() string {
+	c := m.Content
+	switch jsonKind(c) {
+	case "string":
+		s, _ := unquote(bytes.TrimSpace(c))
+		return s
+	case "array":
+		var parts []ContentPart
+		if json.Unmarshal(c, &parts) != nil {
+			return ""
+		}
+		var b []byte
+		for _, p := range parts {
+			if p.Type == "text" {
+				b = append(b, p.Text...)
+			}
+		}
+		return string(b)
+	}
+	return ""
+}
+
+// Usage counts the tokens of one inference.
+type Usage struct {
+	PromptTokens            int                      `json:"prompt_tokens"`
+	CompletionTokens        int                      `json:"completion_tokens"`
+	TotalTokens             int                      `json:"total_tokens"`
+	PromptTokensDetails     *PromptTokensDetails     `json:"prompt_tokens_details,omitempty"`
+	CompletionTokensDetails *CompletionTokensDetails `json:"completion_tokens_details,omitempty"`
+}
+
+// PromptTokensDetails breaks down prompt tokens.
+type PromptTokensDetails struct {
+	CachedTokens int `json:"cached_tokens"`
+	AudioTokens  int `json:"audio_tokens,omitempty"`
+}
+
+// CompletionTokensDetails breaks down completion tokens.
+type CompletionTokensDetails struct {
+	ReasoningTokens int `json:"reasoning_tokens"`
+	AudioTokens     int `json:"audio_tokens,omitempty"`
+}
+
+// CachedTokens returns the prompt tokens served from the upstream's cache.
+func (u *Usage) CachedTokens() int {
+	if u == nil || u.PromptTokensDetails == nil {
+		return 0
+	}
+	return u.PromptTokensDetails.CachedTokens
+}
+
+// ChatResponse is an OpenAI chat completion.
+type ChatResponse struct {
+	ID                string          `json:"id"`
+	Object            string          `json:"object"`
+	Created           int64           `json:"created"`
+	Model             string          `json:"model"`
+	Choices           []Choice        `json:"choices"`
+	Usage             *Usage          `json:"usage,omitempty"`
+	SystemFingerprint string          `json:"system_fingerprint,omitempty"`
+	ServiceTier       json.RawMessage `json:"service_tier,omitempty"`
+
+	// Raw is the upstream body as received, when the response was not changed;
+	// httpapi writes it as is instead of re-encoding.
+	Raw []byte `json:"-"`
+}
+
+// Choice is one completion choice.
+type Choice struct {
+	Index        int             `json:"index"`
+	Message      Message         `json:"message"`
+	FinishReason string          `json:"finish_reason"`
+	Logprobs     json.RawMessage `json:"logprobs,omitempty"`
+}
+
+// Chunk is one event of a streamed chat completion.
+type Chunk struct {
+	ID                string          `json:"id"`
+	Object            string          `json:"object"`
+	Created           int64           `json:"created"`
+	Model             string          `json:"model"`
+	SystemFingerprint string          `json:"system_fingerprint,omitempty"`
+	Choices           []ChunkChoice   `json:"choices"`
+	Usage             *Usage          `json:"usage,omitempty"`
+	ServiceTier       json.RawMessage `json:"service_tier,omitempty"`
+
+	// Raw is the event's data exactly as the upstream sent it, when the
+	// chunk was not changed; the SSE writer relays it as is.
+	Raw []byte `json:"-"`
+}
+
+// ChunkChoice is the delta of one choice in a chunk.
+type ChunkChoice struct {
+	Index        int             `json:"index"`
+	Delta        Message         `json:"delta"`
+	FinishReason *string         `json:"finish_reason"`
+	Logprobs     json.RawMessage `json:"logprobs,omitempty"`
+}
+
+// MaxOutputTokens returns the output cap the client asked for, 0 if none.
+func (r *ChatRequest) MaxOutputTokens() int {
+	switch {
+	case r.MaxCompletionTokens != nil:
+		return *r.MaxCompletionTokens
+	case r.MaxTokens != nil:
+		return *r.MaxTokens
+	}
+	return 0
+}
+
+// WantsUsage reports whether a streaming client asked for the usage chunk.
+func (r *ChatRequest) WantsUsage() bool {
+	return r.StreamOptions != nil && r.StreamOptions.IncludeUsage
+}
+
+// DecodeChatRequest decodes and validates a chat completion request body.
+// The returned request keeps body as Raw (it does not copy it). Errors are
+// *Error values with CodeInvalidRequest naming the field at fault.
+func DecodeChatRequest(body []byte) (*ChatRequest, error) {
+	if !json.Valid(body) {
+		return nil, Errorf(CodeInvalidRequest, "request body is not valid JSON")
+	}
+	if jsonKind(body) != "object" {
+		return nil, Errorf(CodeInvalidRequest, "request body must be a JSON object, got %s", jsonKind(body))
+	}
+	r := &ChatRequest{Raw: body}
+	var haveModel, haveMessages bool
+	err := eachField(body, func(key string, start, end int) error {
+		v := body[start:end]
+		if isNull(v) && key != "messages" && key != "model" {
+			return nil
+		}
+		switch key {
+		case "model":
+			haveModel = true
+			r.modelSpan = [2]int{start, end}
+			return decodeString(key, v, &r.Model)
+		case "messages":
+			haveMessages = true
+			if jsonKind(v) != "array" {
+				return InvalidParam(key, "'messages' must be an array, got %s", jsonKind(v))
+			}
+			n := 0
+			_ = eachElem(v, func(int, []byte) error { n++; return nil })
+			r.Messages = make([]Message, 0, n)
+			return eachElem(v, func(i int, elem []byte) error {
+				var m Message
+				if err := m.decode("messages["+strconv.Itoa(i)+"]", elem); err != nil {
+					return err
+				}
+				r.Messages = append(r.Messages, m)
+				return nil
+			})
+		case "stream":
+			return decodeInto(key, v, &r.Stream, "a boolean")
+		case "stream_options":
+			r.streamOptsSpan = [2]int{start, end}
+			r.StreamOptions = new(StreamOptions)
+			return decodeInto(key, v, r.StreamOptions, "an object")
+		case "max_tokens":
+			return decodeInto(key, v, &r.MaxTokens, "an integer")
+		case "max_completion_tokens":
+			return decodeInto(key, v, &r.MaxCompletionTokens, "an integer")
+		case "temperature":
+			return decodeInto(key, v, &r.Temperature, "a number")
+		case "top_p":
+			return decodeInto(key, v, &r.TopP, "a number")
+		case "n":
+			return decodeInto(key, v, &r.N, "an integer")
+		case "seed":
+			return decodeInto(key, v, &r.Seed, "an integer")
+		case "stop":
+			if k := jsonKind(v); k != "string" && k != "array" {
+				return InvalidParam(key, "'stop' must be a string or an array of strings, got %s", k)
+			}
+			r.Stop = json.RawMessage(v)
+		case "tools":
+			return decodeInto(key, v, &r.Tools, "an array of tool objects")
+		case "tool_choice":
+			if k := jsonKind(v); k != "string" && k != "object" {
+				return InvalidParam(key, "'tool_choice' must be a string or an object, got %s", k)
+			}
+			r.ToolChoice = json.RawMessage(v)
+		case "response_format":
+			if jsonKind(v) != "object" {
+				return InvalidParam(key, "'response_format' must be an object, got %s", jsonKind(v))
+			}
+			r.ResponseFormat = json.RawMessage(v)
+		case "user":
+			return decodeString(key, v, &r.User)
+		default:
+			if r.Extra == nil {
+				r.Extra = make(map[string]json.RawMessage, 4)
+			}
+			r.Extra[key] = json.RawMessage(v)
+		}
+		return nil
+	})
+	if err != nil {
+		if _, ok := err.(*Error); ok {
+			return nil, err
+		}
+		return nil, Errorf(CodeInvalidRequest, "request body is not valid JSON")
+	}
+	switch {
+	case !haveModel || r.Model == "":
+		return nil, InvalidParam("model", "you must provide a model parameter")
+	case !haveMessages:
+		return nil, InvalidParam("messages", "missing required parameter: 'messages'")
+	case len(r.Messages) == 0:
+		return nil, InvalidParam("messages", "'messages' must contain at least one message")
+	}
+	if r.N != nil && (*r.N < 1 || *r.N > 128) {
+		return nil, InvalidParam("n", "'n' must be between 1 and 128, got %d", *r.N)
+	}
+	if r.MaxTokens != nil && *r.MaxTokens < 1 {
+		return nil, InvalidParam("max_tokens", "'max_tokens' must be at least 1, got %d", *r.MaxTokens)
+	}
+	if r.MaxCompletionTokens != nil && *r.MaxCompletionTokens < 1 {
+		return nil, InvalidParam("max_completion_tokens", "'max_completion_tokens' must be at least 1, got %d", *r.MaxCompletionTokens)
+	}
+	if r.StreamOptions != nil && !r.Stream {
+		return nil, InvalidParam("stream_options", "'stream_options' is only allowed when 'stream' is true")
+	}
+	for i, t := range r.Tools {
+		if t.Function.Name == "" {
+			return nil, InvalidParam("tools["+strconv.Itoa(i)+"].function.name", "tool function name is required")
+		}
+	}
+	return r, nil
+}
+
+var validRoles = []string{"system", "developer", "user", "assistant", "tool", "function"}
+
+func (m *Message) decode(param string, data []byte) error {
+	if jsonKind(data) != "object" {
+		return InvalidParam(param, "'%s' must be an object, got %s", param, jsonKind(data))
+	}
+	hasContent := false
+	err := eachField(data, func(key string, start, end int) error {
+		v := data[start:end]
+		p := param + "." + key
+		switch key {
+		case "role":
+			if err := decodeString(p, v, &m.Role); err != nil {
+				return err
+			}
+		case "content":
+			switch k := jsonKind(v); k {
+			case "string", "array", "null":
+				hasContent = k != "null"
+				m.Content = json.RawMessage(v)
+				if k == "array" {
+					return eachElem(v, func(i int, part []byte) error {
+						if jsonKind(part) != "object" {
+							return InvalidParam(p+"["+strconv.Itoa(i)+"]", "content parts must be objects, got %s", jsonKind(part))
+						}
+						return nil
+					})
+				}
+			default:
+				return InvalidParam(p, "'%s' must be a string or an array of content parts, got %s", p, k)
+			}
+		case "name":
+			return decodeString(p, v, &m.Name)
+		case "tool_calls":
+			if isNull(v) {
+				return nil
+			}
+			return decodeInto(p, v, &m.ToolCalls, "an array of tool calls")
+		case "tool_call_id":
+			return decodeString(p, v, &m.ToolCallID)
+		case "refusal":
+			return decodeInto(p, v, &m.Refusal, "a string")
+		default:
+			if m.Extra == nil {
+				m.Extra = make(map[string]json.RawMessage, 2)
+			}
+			m.Extra[key] = json.RawMessage(v)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if m.Role == "" {
+		return InvalidParam(param+".role", "missing required parameter: '%s.role'", param)
+	}
+	if !slices.Contains(validRoles, m.Role) {
+		return InvalidParam(param+".role", "invalid value %q for '%s.role': expected one of system, developer, user, assistant, tool", m.Role, param)
+	}
+	if !hasContent && m.Role != "assistant" {
+		return InvalidParam(param+".content", "missing required parameter: '%s.content'", param)
+	}
+	return nil
+}
+
+func decodeString(param string, v []byte, dst *string) error {
+	if jsonKind(v) == "null" {
+		return nil
+	}
+	if jsonKind(v) != "string" {
+		return InvalidParam(param, "'%s' must be a string, got %s", param, jsonKind(v))
+	}
+	s, err := unquote(bytes.TrimSpace(v))
+	if err != nil {
+		return InvalidParam(param, "'%s' is not a valid string", param)
+	}
+	*dst = s
+	return nil
+}
+
+func decodeInto(param string, v []byte, dst any, want string) error {
+	if err := json.Unmarshal(v, dst); err != nil {
+		var te *json.UnmarshalTypeError
+		if ok := asTypeError(err, &te); ok && te.Field != "" {
+			return InvalidParam(param+"."+te.Field, "'%s.%s' has the wrong type: expected %s, got %s", param, te.Field, te.Type.String(), te.Value)
+		}
+		return InvalidParam(param, "'%s' must be %s, got %s", param, want, jsonKind(v))
+	}
+	return nil
+}
+
+func asTypeError(err error, te **json.UnmarshalTypeError) bool {
+	t, ok := err.(*json.UnmarshalTypeError)
+	if ok {
+		*te = t
+	}
+	return ok
+}
+
+// MarshalJSON encodes the request with its Extra fields.
+func (r ChatRequest) MarshalJSON() ([]byte, error) {
+	type plain ChatRequest
+	b, err := json.Marshal(plain(r))
+	if err != nil {
+		return nil, err
+	}
+	return appendExtra(b, r.Extra)
+}
+
+// UnmarshalJSON decodes like DecodeChatRequest, on a copy of data.
+func (r *ChatRequest) UnmarshalJSON(data []byte) error {
+	d, err := DecodeChatRequest(bytes.Clone(data))
+	if err != nil {
+		return err
+	}
+	*r = *d
+	return nil
+}
+
+// MarshalJSON encodes the message with its Extra fields. A message without
+// content encodes "content": null for assistants (OpenAI's own shape).
+func (m Message) MarshalJSON() ([]byte, error) {
+	type plain Message
+	b, err := json.Marshal(plain(m))
+	if err != nil {
+		return nil, err
+	}
+	return appendExtra(b, m.Extra)
+}
+
+// UnmarshalJSON decodes a message, keeping unknown fields in Extra.
+func (m *Message) UnmarshalJSON(data []byte) error {
+	*m = Message{}
+	err := eachField(data, func(key string, start, end int) error {
+		v := bytes.Clone(data[start:end])
+		var err error
+		switch key {
+		case "role":
+			err = json.Unmarshal(v, &m.Role)
+		case "content":
+			if !isNull(v) {
+				m.Content = v
+			}
+		case "name":
+			err = json.Unmarshal(v, &m.Name)
+		case "tool_calls":
+			err = json.Unmarshal(v, &m.ToolCalls)
+		case "tool_call_id":
+			err = json.Unmarshal(v, &m.ToolCallID)
+		case "refusal":
+			err = json.Unmarshal(v, &m.Refusal)
+		default:
+			if m.Extra == nil {
+				m.Extra = make(map[string]json.RawMessage, 2)
+			}
+			m.Extra[key] = v
+		}
+		return err
+	})
+	if err == errSyntax {
+		return &json.SyntaxError{}
+	}
+	return err
+}
+
+// appendExtra splices extra fields, sorted by key, into the encoded object b.
+func appendExtra(b []byte, extra map[string]json.RawMessage) ([]byte, error) {
+	if len(extra) == 0 {
+		return b, nil
+	}
+	keys := make([]string, 0, len(extra))
+	for k := range extra {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = b[:len(b)-1]
+	for _, k := range keys {
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		kb, _ := json.Marshal(k)
+		b = append(b, kb...)
+		b = append(b, ':')
+		b = append(b, extra[k]...)
+	}
+	return append(b, '}'), nil
+}
+
+// UpstreamBody returns the body to send to an OpenAI-compatible upstream:
+// the client's own bytes when the request is unchanged, with only the model
+// replaced and, for streams, stream_options.include_usage forced on so usage
+// can be accounted. It re-encodes only when Raw is nil.
+func (r *ChatRequest) UpstreamBody(model string) ([]byte, error) {
+	forceUsage := r.Stream && !r.WantsUsage()
+	if r.Raw == nil || r.modelSpan[1] == 0 {
+		c := *r
+		c.Model = model
+		if forceUsage {
+			c.StreamOptions = &StreamOptions{IncludeUsage: true}
+		}
+		return json.Marshal(c)
+	}
+	type edit struct {
+		start, end int
+		repl       []byte
+	}
+	mb, _ := json.Marshal(model)
+	edits := []edit{{r.modelSpan[0], r.modelSpan[1], mb}}
+	if forceUsage {
+		usage := []byte(`{"include_usage":true}`)
+		if r.streamOptsSpan[1] != 0 {
+			edits = append(edits, edit{r.streamOptsSpan[0], r.streamOptsSpan[1], usage})
+		} else {
+			// Insert a new field right after the opening brace.
+			open := skipSpace(r.Raw, 0) + 1
+			edits = append(edits, edit{open, open, []byte(`"stream_options":{"include_usage":true},`)})
+		}
+	}
+	slices.SortFunc(edits, func(a, b edit) int { return a.start - b.start })
+	out := make([]byte, 0, len(r.Raw)+len(mb)+48)
+	prev := 0
+	for _, e := range edits {
+		out = append(out, r.Raw[prev:e.start]...)
+		out = append(out, e.repl...)
+		prev = e.end
+	}
+	return append(out, r.Raw[prev:]...), nil
+}

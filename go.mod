@@ -1,0 +1,3 @@
+module github.com/switchboard-ai/switchboard
+
+go 1.26

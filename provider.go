@@ -1,0 +1,60 @@
+package switchboard
+
+import (
+	"context"
+	"time"
+)
+
+// Provider is an upstream that serves chat completions: a vendor API, a local
+// server or the built-in mock. Implementations translate to their wire format
+// and map vendor errors to *Error codes (400 → invalid_request, 401/403 →
+// upstream_error, 429 → rate_limited, 5xx → unavailable).
+type Provider interface {
+	// Chat returns a whole completion. model is the upstream's own model name.
+	Chat(ctx context.Context, model string, req *ChatRequest) (*ChatResponse, error)
+	// ChatStream starts a streamed completion. The stream is closed by the caller.
+	ChatStream(ctx context.Context, model string, req *ChatRequest) (ChatStream, error)
+}
+
+// ChatStream yields the chunks of a streamed completion.
+type ChatStream interface {
+	// Recv returns the next chunk, or io.EOF after the last one.
+	Recv() (*Chunk, error)
+	// Close releases the stream; closing early cancels the upstream request.
+	Close() error
+}
+
+// Embedder is a Provider that also serves embeddings.
+type Embedder interface {
+	Embed(ctx context.Context, model string, req *EmbeddingRequest) (*EmbeddingResponse, error)
+}
+
+// ModelLister is a Provider that can list the models it serves.
+type ModelLister interface {
+	Models(ctx context.Context) ([]Model, error)
+}
+
+// Pinger is a Provider that can tell whether it is usable right now.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Model is an entry of GET /v1/models.
+type Model struct {
+	ID      string `json:"id"`
+	Object  string `json:"object"`
+	Created int64  `json:"created"`
+	OwnedBy string `json:"owned_by"`
+}
+
+// Timeouts bound one upstream call. Zero means no bound.
+type Timeouts struct {
+	// Connect bounds dialing and the TLS handshake.
+	Connect time.Duration `yaml:"connect"`
+	// FirstByte bounds the wait for response headers (and, streaming, the first event).
+	FirstByte time.Duration `yaml:"first_byte"`
+	// Idle bounds the gap between two stream events.
+	Idle time.Duration `yaml:"idle"`
+	// Total bounds the whole call.
+	Total time.Duration `yaml:"total"`
+}

@@ -1,0 +1,58 @@
+package switchboard
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Inference is the record of one inference: a chat completion or an
+// embeddings call, successful or not.
+type Inference struct {
+	ID            string        `json:"id"`
+	Time          time.Time     `json:"time"`
+	RequestID     string        `json:"request_id,omitempty"`
+	TenantID      string        `json:"tenant_id,omitempty"`
+	KeyID         string        `json:"key_id,omitempty"`
+	Endpoint      string        `json:"endpoint"`
+	Model         string        `json:"model"`
+	Provider      string        `json:"provider,omitempty"`
+	UpstreamModel string        `json:"upstream_model,omitempty"`
+	Stream        bool          `json:"stream"`
+	Status        int           `json:"status"`
+	ErrorCode     string        `json:"error_code,omitempty"`
+	Latency       time.Duration `json:"latency_ns"`
+	TTFT          time.Duration `json:"ttft_ns,omitempty"`
+	InputTokens   int           `json:"input_tokens"`
+	OutputTokens  int           `json:"output_tokens"`
+	CachedTokens  int           `json:"cached_tokens"`
+	Attempts      int           `json:"attempts"`
+}
+
+// InferenceFilter selects inference records. Zero fields do not filter.
+type InferenceFilter struct {
+	Since, Until time.Time
+	Model        string
+	TenantID     string
+	Limit        int
+}
+
+// InferenceStore persists inference records.
+type InferenceStore interface {
+	// InsertInferences writes a batch in one transaction. Inserting a record
+	// whose ID exists already is a no-op, so a retried batch never double-counts.
+	InsertInferences(ctx context.Context, batch []Inference) error
+	// ListInferences returns matching records, newest first.
+	ListInferences(ctx context.Context, f InferenceFilter) ([]Inference, error)
+	// CountInferences returns the number of matching records.
+	CountInferences(ctx context.Context, f InferenceFilter) (int, error)
+}
+
+// Store is the database behind the gateway: SQLite by default, PostgreSQL
+// when scaled out. Migrations run in the factory.
+type Store interface {
+	InferenceStore
+	// Ping reports whether the database is reachable.
+	Ping(ctx context.Context) error
+	io.Closer
+}
