@@ -558,3 +558,23 @@ func (r *ChatRequest) UpstreamBody(model string) ([]byte, error) {
 	}
 	return append(out, r.Raw[prev:]...), nil
 }
+
+// DecodeChatResponse decodes an OpenAI chat completion body, keeping body as Raw.
+func DecodeChatResponse(body []byte) (*ChatResponse, error) {
+	var r ChatResponse
+	if err := json.Unmarshal(body, &r); err != nil {
+		return nil, err
+	}
+	r.Raw = body
+	return &r, nil
+}
+
+// DecodeChunk decodes one OpenAI stream event's data, keeping data as Raw.
+func DecodeChunk(data []byte) (*Chunk, error) {
+	var c Chunk
+	if err := json.Unmarshal(data, &c); err != nil {
+		return nil, err
+	}
+	c.Raw = data
+	return &c, nil
+}

@@ -17,8 +17,15 @@ type Decoder func(v any) error
 
 // Deps are the shared dependencies handed to every plugin factory.
 type Deps struct {
-	Log  *slog.Logger
+	// Log is the plugin's logger, already tagged with its kind.name.
+	Log *slog.Logger
+	// HTTP, when set, replaces the client a plugin would build for itself
+	// (tests inject one); providers otherwise build a tuned transport.
 	HTTP *http.Client
+	// Timeouts bound the plugin's upstream calls (providers only).
+	Timeouts Timeouts
+	// Name is the name the plugin instance has in config ("upstream", "demo").
+	Name string
 }
 
 // Factory builds a ready plugin value from its config block.

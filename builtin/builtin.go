@@ -1,0 +1,10 @@
+// Package builtin imports every built-in plugin so that it registers itself.
+// cmd/switchboard imports this package; a new backend adds one line here.
+package builtin
+
+import (
+	_ "github.com/switchboard-ai/switchboard/postgres"        // store.postgres
+	_ "github.com/switchboard-ai/switchboard/provider/mock"   // provider.mock
+	_ "github.com/switchboard-ai/switchboard/provider/openai" // provider.openai, provider.openai-compatible
+	_ "github.com/switchboard-ai/switchboard/sqlite"          // store.sqlite
+)

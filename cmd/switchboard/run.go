@@ -1,0 +1,238 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/switchboard-ai/switchboard"
+	_ "github.com/switchboard-ai/switchboard/builtin"
+	"github.com/switchboard-ai/switchboard/config"
+	"github.com/switchboard-ai/switchboard/engine"
+	"github.com/switchboard-ai/switchboard/httpapi"
+	"github.com/switchboard-ai/switchboard/metrics"
+	"github.com/switchboard-ai/switchboard/recorder"
+	"github.com/switchboard-ai/switchboard/tracing"
+)
+
+// Main is the whole program: Load reads the configuration, Run builds every
+// component and starts serving (it returns once the listener is open), and
+// Close shuts down gracefully. Tests drive it the same way main does.
+type Main struct {
+	// Config is the loaded configuration; tests may set it instead of Load.
+	Config *config.Config
+	// Log is the program's logger.
+	Log *slog.Logger
+	// Addr is the address the server listens on, once Run returned.
+	Addr string
+	// Env looks up environment variables (os.LookupEnv by default).
+	Env func(string) (string, bool)
+
+	stderr   io.Writer
+	store    switchboard.Store
+	recorder *recorder.Recorder
+	engine   *engine.Engine
+	metrics  *metrics.Metrics
+	traceEnd func(context.Context) error
+	srv      *http.Server
+	serveErr chan error
+	inflight sync.WaitGroup
+	cancel   context.CancelFunc
+}
+
+// NewMain returns a Main that logs to stderr.
+func NewMain(stderr io.Writer) *Main {
+	return &Main{stderr: stderr, Env: os.LookupEnv, Log: newLogger(stderr, "info", "text")}
+}
+
+// Load reads configuration files, --set overrides and the environment.
+func (m *Main) Load(files, sets []string) error {
+	cfg, err := config.Load(files, sets, m.Env)
+	if err != nil {
+		return err
+	}
+	if err := cfg.Validate(switchboard.Providers.Names()); err != nil {
+		return fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	m.Config = cfg
+	m.Log = newLogger(m.stderr, cfg.Log.Level, cfg.Log.Format)
+	return nil
+}
+
+func newLogger(w io.Writer, level, format string) *slog.Logger {
+	var lv slog.Level
+	_ = lv.UnmarshalText([]byte(level))
+	opts := &slog.HandlerOptions{Level: lv}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// Build creates the store, the providers and the router, without serving.
+func (m *Main) Build(ctx context.Context) error {
+	cfg := m.Config
+	if cfg == nil {
+		cfg = config.Default()
+		m.Config = cfg
+	}
+	store, err := switchboard.Stores.New(ctx, cfg.Storage.Driver, cfg.Storage.Decoder(), switchboard.Deps{Log: m.Log})
+	if err != nil {
+		return fmt.Errorf("storage: %w", err)
+	}
+	m.store = store
+	tp, end, err := tracing.Setup(ctx, tracing.Options{Endpoint: cfg.Tracing.Endpoint, ServiceName: cfg.Tracing.ServiceName,
+		SampleRatio: cfg.Tracing.SampleRatio, Headers: revealAll(cfg.Tracing.Headers), Version: version})
+	if err != nil {
+		return err
+	}
+	m.traceEnd = end
+	tracer := tp.Tracer("github.com/switchboard-ai/switchboard")
+	providers := make([]*engine.Provider, 0, len(cfg.Providers))
+	byName := map[string]*engine.Provider{}
+	for _, pc := range cfg.Providers {
+		p, err := switchboard.Providers.New(ctx, pc.Type, pc.Decoder(), switchboard.Deps{Log: m.Log, Timeouts: pc.Timeouts, Name: pc.Name})
+		if err != nil {
+			return fmt.Errorf("providers.%s: %w", pc.Name, err)
+		}
+		ep := &engine.Provider{Name: pc.Name, Type: pc.Type, Provider: p, Timeouts: pc.Timeouts}
+		providers = append(providers, ep)
+		byName[pc.Name] = ep
+	}
+	routes := make([]*engine.Route, 0, len(cfg.Models))
+	for _, mc := range cfg.Models {
+		r := &engine.Route{Name: mc.Name}
+		for _, rc := range mc.Routes {
+			model := rc.Model
+			if model == "" {
+				model = mc.Name
+			}
+			r.Deployments = append(r.Deployments, engine.Deployment{Provider: byName[rc.Provider], Model: model})
+		}
+		routes = append(routes, r)
+	}
+	m.engine, err = engine.New(ctx, providers, routes, engine.Options{Log: m.Log, Tracer: tracer})
+	return err
+}
+
+// Run builds everything and starts serving. It returns once the listener
+// is open; m.Addr then holds its address.
+func (m *Main) Run(ctx context.Context) error {
+	if err := m.Build(ctx); err != nil {
+		return err
+	}
+	cfg := m.Config
+	m.recorder = recorder.New(m.store, recorder.Options{
+		QueueSize: cfg.Recorder.QueueSize, BatchSize: cfg.Recorder.BatchSize, FlushInterval: cfg.Recorder.FlushInterval, Log: m.Log,
+		OnFlush: func(n int, d time.Duration, err error) {
+			result := "ok"
+			if err != nil {
+				result = "error"
+			} else {
+				m.metrics.RecorderRecords.Add(float64(n))
+			}
+			m.metrics.RecorderFlushes.WithLabelValues(result).Observe(d.Seconds())
+		},
+	})
+	m.metrics = metrics.New(version, func() float64 { return float64(m.recorder.Stats().Queued) })
+	api := httpapi.New(httpapi.Options{
+		Provider: m.engine, Store: m.store, Recorder: m.recorder, Metrics: m.metrics, Log: m.Log,
+		Tracer: m.engine.Tracer(), MaxBodyBytes: int64(cfg.Server.MaxBodyBytes), MaxInFlight: cfg.Server.MaxInFlight,
+		AccessLog: true, LogContent: cfg.Log.Content,
+	})
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
+	}
+	m.Addr = ln.Addr().String()
+	base, cancel := context.WithCancel(context.Background())
+	m.cancel = cancel
+	m.srv = &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			m.inflight.Add(1)
+			defer m.inflight.Done()
+			api.ServeHTTP(w, r)
+		}),
+		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
+		IdleTimeout:       cfg.Server.IdleTimeout,
+		BaseContext:       func(net.Listener) context.Context { return base },
+		ErrorLog:          slog.NewLogLogger(m.Log.Handler(), slog.LevelWarn),
+	}
+	m.serveErr = make(chan error, 1)
+	go func() { m.serveErr <- m.srv.Serve(ln) }()
+	m.Log.Info("switchboard listening", "addr", "http://"+m.Addr, "version", version,
+		"storage", cfg.Storage.Driver, "providers", len(cfg.Providers), "models", len(m.engine.ModelsList()))
+	if host, _, _ := net.SplitHostPort(m.Addr); !isLoopback(host) {
+		m.Log.Warn("listening on a non-loopback address without authentication: anyone who can reach it can use your providers", "addr", m.Addr)
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && ip.IsLoopback())
+}
+
+func revealAll(h map[string]config.Secret) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, v := range h {
+		out[k] = v.Reveal()
+	}
+	return out
+}
+
+// Close shuts down gracefully: stop accepting, let in-flight requests and
+// streams finish within server.shutdown_grace, cancel what is left, flush
+// every queued inference record, then close the providers and the store.
+func (m *Main) Close(ctx context.Context) error {
+	var errs []error
+	if m.srv != nil {
+		grace := m.Config.Server.ShutdownGrace
+		gctx, cancel := context.WithTimeout(ctx, grace)
+		err := m.srv.Shutdown(gctx)
+		cancel()
+		if err != nil {
+			m.Log.Warn("shutdown grace expired: cancelling open requests", "grace", grace.String())
+			m.cancel()
+			_ = m.srv.Close()
+		}
+		done := make(chan struct{})
+		go func() { m.inflight.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			errs = append(errs, errors.New("requests still running 10s after cancellation"))
+		}
+		m.cancel()
+		if err := <-m.serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if m.recorder != nil {
+		if err := m.recorder.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("flush inference records: %w", err))
+		}
+	}
+	if m.engine != nil {
+		errs = append(errs, m.engine.Close())
+	}
+	if m.traceEnd != nil {
+		errs = append(errs, m.traceEnd(ctx))
+	}
+	if m.store != nil {
+		errs = append(errs, m.store.Close())
+	}
+	err := errors.Join(errs...)
+	if err == nil && m.srv != nil {
+		m.Log.Info("stopped cleanly")
+	}
+	return err
+}
+

@@ -1,0 +1,220 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/switchboard-ai/switchboard"
+	"github.com/switchboard-ai/switchboard/internal/sse"
+)
+
+var errEOF = io.EOF
+
+var propagator = propagation.TraceContext{}
+
+// startInference prepares the context of an inference request: the outcome
+// the router fills in and a server span continuing the caller's trace.
+func (s *Server) startInference(r *http.Request, e *entry, op string) (context.Context, trace.Span) {
+	ctx := switchboard.NewContextWithOutcome(r.Context(), &e.outcome)
+	if r.Header.Get("Traceparent") != "" {
+		ctx = propagator.Extract(ctx, propagation.HeaderCarrier(r.Header))
+	}
+	ctx, span := s.tracer.Start(ctx, op+" "+e.model, trace.WithSpanKind(trace.SpanKindServer))
+	if span.IsRecording() {
+		span.SetAttributes(
+			attribute.String("gen_ai.operation.name", op),
+			attribute.String("gen_ai.request.model", e.model),
+			attribute.String("switchboard.inference_id", e.id),
+			attribute.String("http.route", r.Pattern),
+		)
+	}
+	return ctx, span
+}
+
+func (s *Server) endSpan(span trace.Span, e *entry, err error) {
+	if !span.IsRecording() {
+		span.End()
+		return
+	}
+	span.SetAttributes(
+		attribute.String("gen_ai.provider.name", e.outcome.ProviderType),
+		attribute.String("gen_ai.response.model", e.outcome.UpstreamModel),
+		attribute.String("switchboard.provider", e.outcome.Provider),
+		attribute.Int("switchboard.attempts", e.outcome.Attempts),
+	)
+	if e.hasUsage {
+		span.SetAttributes(
+			attribute.Int("gen_ai.usage.input_tokens", e.usage.PromptTokens),
+			attribute.Int("gen_ai.usage.output_tokens", e.usage.CompletionTokens),
+		)
+	}
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, string(switchboard.ErrorCodeOf(err)))
+	}
+	span.End()
+}
+
+func (s *Server) setServedHeaders(w http.ResponseWriter, e *entry) {
+	h := w.Header()
+	if e.outcome.Provider != "" {
+		h.Set("X-Switchboard-Provider", e.outcome.Provider)
+		h.Set("X-Switchboard-Upstream-Model", e.outcome.UpstreamModel)
+		h.Set("X-Switchboard-Attempts", strconv.Itoa(e.outcome.Attempts))
+	}
+}
+
+func (s *Server) chat(w http.ResponseWriter, r *http.Request) (err error) {
+	e := entryFrom(r.Context())
+	body, err := s.readJSON(w, r)
+	if err != nil {
+		return err
+	}
+	req, err := switchboard.DecodeChatRequest(body)
+	if err != nil {
+		return err
+	}
+	e.endpoint, e.model, e.stream = "chat", req.Model, req.Stream
+	ctx, span := s.startInference(r, e, "chat")
+	defer func() { s.endSpan(span, e, err) }()
+	if s.content {
+		s.logContent(ctx, e, req)
+	}
+	if req.Stream {
+		return s.chatStream(ctx, w, req, e)
+	}
+	resp, err := s.p.Chat(ctx, req.Model, req)
+	if err != nil {
+		return err
+	}
+	if resp.Usage != nil {
+		e.usage, e.hasUsage = *resp.Usage, true
+	}
+	body = resp.Raw
+	if body == nil {
+		if body, err = json.Marshal(resp); err != nil {
+			return err
+		}
+	}
+	s.setServedHeaders(w, e)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	_, err = w.Write(body)
+	if err != nil {
+		return &switchboard.Error{Code: switchboard.CodeCanceled, Message: "client went away", Err: err}
+	}
+	return nil
+}
+
+func (s *Server) logContent(ctx context.Context, e *entry, req *switchboard.ChatRequest) {
+	msgs, _ := json.Marshal(req.Messages)
+	s.log.DebugContext(ctx, "request content", switchboard.LogKeyInferenceID, e.id, "messages", string(msgs))
+}
+
+// chatStream relays a streamed completion as OpenAI's SSE: one event per
+// chunk, flushed as it arrives, then "data: [DONE]". The status line waits
+// for the first chunk, so an upstream that fails before producing anything
+// is reported as an ordinary JSON error.
+func (s *Server) chatStream(ctx context.Context, w http.ResponseWriter, req *switchboard.ChatRequest, e *entry) error {
+	st, err := s.p.ChatStream(ctx, req.Model, req)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	chunk, err := st.Recv()
+	if err != nil && err != io.EOF {
+		return err
+	}
+	e.ttft = time.Since(e.start)
+	s.setServedHeaders(w, e)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream; charset=utf-8")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	wantUsage := req.WantsUsage()
+	buf := make([]byte, 0, 1024)
+	var outChars int
+	for err == nil {
+		if chunk.Usage != nil {
+			e.usage, e.hasUsage = *chunk.Usage, true
+		}
+		for i := range chunk.Choices {
+			outChars += len(chunk.Choices[i].Delta.Content)
+		}
+		// The usage-only chunk exists because the gateway asked for it; a
+		// client that did not ask must not see it.
+		if wantUsage || chunk.Usage == nil || len(chunk.Choices) > 0 {
+			data := chunk.Raw
+			if data == nil {
+				if data, err = json.Marshal(chunk); err != nil {
+					break
+				}
+			}
+			buf = sse.AppendEvent(buf[:0], "", data)
+			if _, werr := w.Write(buf); werr != nil {
+				return &switchboard.Error{Code: switchboard.CodeCanceled, Message: "client went away", Err: werr}
+			}
+			if ferr := rc.Flush(); ferr != nil {
+				return &switchboard.Error{Code: switchboard.CodeCanceled, Message: "client went away", Err: ferr}
+			}
+		}
+		chunk, err = st.Recv()
+	}
+	if !e.hasUsage {
+		// An upstream that reports no usage: estimate, ~4 bytes a token.
+		e.usage.CompletionTokens = (outChars + 3) / 4
+		e.usage.PromptTokens = estimatePromptTokens(req)
+		e.usage.TotalTokens = e.usage.PromptTokens + e.usage.CompletionTokens
+		e.hasUsage = true
+	}
+	if err == io.EOF {
+		_, _ = w.Write(sse.Done)
+		_ = rc.Flush()
+		return nil
+	}
+	if ctx.Err() != nil {
+		e.status, e.errCode, e.errMsg = StatusClientClosed, switchboard.CodeCanceled, "client went away mid-stream"
+		return nil
+	}
+	// Headers are gone: report the failure in-band, as OpenAI does, and
+	// record the status the error would have had.
+	ce := toError(err)
+	e.status, e.errCode, e.errMsg = httpStatus(ce), ce.Code, ce.Message
+	if ce.Code == switchboard.CodeInternal {
+		s.log.Error("stream failed", switchboard.LogKeyRequestID, e.requestID, switchboard.LogKeyErr, err)
+	}
+	_, _ = w.Write(sse.AppendEvent(buf[:0], "", errorJSON(ce)))
+	_ = rc.Flush()
+	return nil
+}
+
+func estimatePromptTokens(req *switchboard.ChatRequest) int {
+	n := 3
+	for i := range req.Messages {
+		n += 4 + (len(req.Messages[i].Content)+3)/4
+	}
+	return n
+}
+
+func writeJSON(w http.ResponseWriter, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if w.Header().Get("Content-Type") == "" {
+		w.Header().Set("Content-Type", "application/json")
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
