@@ -45,6 +45,7 @@ type Main struct {
 	serveErr chan error
 	inflight sync.WaitGroup
 	cancel   context.CancelFunc
+	closed   bool
 }
 
 // NewMain returns a Main that logs to stderr.
@@ -192,6 +193,10 @@ func revealAll(h map[string]config.Secret) map[string]string {
 // streams finish within server.shutdown_grace, cancel what is left, flush
 // every queued inference record, then close the providers and the store.
 func (m *Main) Close(ctx context.Context) error {
+	if m.closed {
+		return nil
+	}
+	m.closed = true
 	var errs []error
 	if m.srv != nil {
 		grace := m.Config.Server.ShutdownGrace
