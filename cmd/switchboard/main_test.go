@@ -406,3 +406,5 @@ func (s *syncWriter) String() string {
 	defer s.mu.Unlock()
 	return s.w.(*bytes.Buffer).String()
 }
+
+func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }

@@ -1,0 +1,256 @@
+// Package config loads the gateway's configuration: defaults, then YAML files
+// with ${VAR} interpolation merged in order, then --set overrides, then
+// environment overrides for deployment knobs, then zero-config providers.
+// Decoding is strict everywhere: an unknown key is an error that names the
+// file and line it came from.
+//
+// Plugin blocks (a provider entry, the storage block) are kept as YAML nodes
+// and decoded by the plugin itself through a switchboard.Decoder, with the
+// same strictness and the same error positions.
+package config
+
+import (
+	"time"
+
+	"github.com/switchboard-ai/switchboard"
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole configuration of one gateway process.
+type Config struct {
+	// Server configures the HTTP listener.
+	Server Server `yaml:"server"`
+	// Storage selects and configures the database.
+	Storage Storage `yaml:"storage"`
+	// Log configures the process logger.
+	Log Log `yaml:"log"`
+	// Tracing configures OpenTelemetry export.
+	Tracing Tracing `yaml:"tracing"`
+	// Recorder configures the asynchronous writer of inference records.
+	Recorder Recorder `yaml:"recorder"`
+	// Providers are the upstreams, from the mapping `providers: {name: {type: …}}`,
+	// in file order.
+	Providers []*Provider `yaml:"-"`
+	// Models are the model names clients may ask for, from the mapping
+	// `models: {name: {routes: […]}}`, in file order.
+	Models []*Model `yaml:"-"`
+
+	// pos maps a YAML path ("server.listen") to where its value came from
+	// ("gateway.yaml:3", "--set server.listen=…", "$SWITCHBOARD_LISTEN").
+	pos map[string]string
+}
+
+// Server configures the HTTP listener.
+type Server struct {
+	// Listen is the host:port to listen on.
+	Listen string `yaml:"listen"`
+	// MaxBodyBytes caps the size of a request body.
+	MaxBodyBytes ByteSize `yaml:"max_body_bytes"`
+	// MaxInFlight caps the requests served at once; requests beyond it are
+	// shed with 503.
+	MaxInFlight int `yaml:"max_in_flight"`
+	// ShutdownGrace is how long in-flight requests may run after SIGTERM.
+	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
+	// ReadHeaderTimeout bounds reading a request's headers.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// IdleTimeout bounds how long an idle keep-alive connection stays open.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+}
+
+// Storage selects the database. Keys other than driver are the store
+// plugin's own and are decoded by it through Decoder.
+type Storage struct {
+	// Driver names the store plugin: sqlite or postgres.
+	Driver string `yaml:"driver"`
+	// DSN locates the database: a file path for sqlite, a postgres:// URL for
+	// postgres.
+	DSN string `yaml:"dsn"`
+
+	node *yaml.Node // the storage block as written, nil if absent
+	src  *sources
+}
+
+// Log configures the process logger.
+type Log struct {
+	// Level is the minimum level logged: debug, info, warn or error.
+	Level string `yaml:"level"`
+	// Format is text (for development) or json (for production).
+	Format string `yaml:"format"`
+	// Content logs prompt and completion text when true.
+	Content bool `yaml:"content"`
+}
+
+// Tracing configures OpenTelemetry export over OTLP/HTTP.
+type Tracing struct {
+	// Endpoint is the OTLP/HTTP endpoint URL; empty turns tracing off.
+	Endpoint string `yaml:"endpoint"`
+	// ServiceName is the service.name resource attribute.
+	ServiceName string `yaml:"service_name"`
+	// SampleRatio is the fraction of traces kept, from 0 to 1.
+	SampleRatio float64 `yaml:"sample_ratio"`
+	// Headers are sent with every export request (typically credentials).
+	Headers map[string]Secret `yaml:"headers"`
+}
+
+// Recorder configures the asynchronous, batched writer of inference records.
+type Recorder struct {
+	// QueueSize is the capacity of the queue in front of the database; a full
+	// queue applies back-pressure.
+	QueueSize int `yaml:"queue_size"`
+	// BatchSize is the most records written in one transaction.
+	BatchSize int `yaml:"batch_size"`
+	// FlushInterval is the longest a record waits before its batch is written.
+	FlushInterval time.Duration `yaml:"flush_interval"`
+}
+
+// Provider is one entry of the providers mapping: an upstream the gateway
+// can route to. Keys other than type and timeouts belong to the provider
+// plugin, which decodes them through Decoder.
+type Provider struct {
+	// Name is the key of the entry in the providers mapping.
+	Name string `yaml:"-"`
+	// Type names the provider plugin (openai, anthropic, mock, …).
+	Type string `yaml:"type"`
+	// Timeouts bound each call to this upstream.
+	Timeouts switchboard.Timeouts `yaml:"timeouts"`
+
+	node *yaml.Node // the whole block as written, nil for providers made in code
+	src  *sources
+}
+
+// Model is one entry of the models mapping: a model name clients may ask for
+// and the routes that serve it, tried in order.
+type Model struct {
+	// Name is the key of the entry in the models mapping.
+	Name string `yaml:"-"`
+	// Routes are the upstreams that serve this model, in fallback order.
+	Routes []Route `yaml:"routes"`
+	// Description is a note for people reading the config or model listings.
+	Description string `yaml:"description"`
+}
+
+// Route sends a model to one provider.
+type Route struct {
+	// Provider is the name of an entry in the providers mapping.
+	Provider string `yaml:"provider"`
+	// Model is the upstream's own model name; empty means the same as the
+	// model's name.
+	Model string `yaml:"model"`
+}
+
+// Default values, also documented in REFERENCE.md.
+const (
+	defaultListen      = "127.0.0.1:8080"
+	defaultMaxBody     = 8 * MiB
+	defaultMaxInFlight = 4096
+	defaultDriver      = "sqlite"
+	defaultDSN         = "./data/switchboard.db"
+)
+
+// defaultTimeouts are the timeouts of a provider that sets none.
+var defaultTimeouts = switchboard.Timeouts{
+	Connect:   10 * time.Second,
+	FirstByte: 60 * time.Second,
+	Idle:      60 * time.Second,
+	Total:     10 * time.Minute,
+}
+
+// Default returns the configuration used when no file sets anything. It has
+// no providers; Load adds the zero-config ones.
+func Default() *Config {
+	return &Config{
+		Server: Server{
+			Listen:            defaultListen,
+			MaxBodyBytes:      defaultMaxBody,
+			MaxInFlight:       defaultMaxInFlight,
+			ShutdownGrace:     30 * time.Second,
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       120 * time.Second,
+		},
+		Storage: Storage{Driver: defaultDriver, DSN: defaultDSN},
+		Log:     Log{Level: "info", Format: "text"},
+		Tracing: Tracing{ServiceName: "switchboard", SampleRatio: 1.0},
+		Recorder: Recorder{
+			QueueSize:     10000,
+			BatchSize:     500,
+			FlushInterval: 200 * time.Millisecond,
+		},
+	}
+}
+
+// provider returns the provider named name, or nil.
+func (c *Config) provider(name string) *Provider {
+	for _, p := range c.Providers {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// Decoder returns a decoder that strictly decodes this provider's block,
+// without the common keys type and timeouts, into the plugin's own config
+// struct. Unknown keys and wrong types are errors that name the file and line.
+func (p *Provider) Decoder() switchboard.Decoder {
+	path := "providers." + p.Name
+	return func(v any) error {
+		body := withoutKeys(p.node, "type", "timeouts")
+		return decodeInto(p.src, body, v, path, []string{"timeouts", "type"})
+	}
+}
+
+// Decoder returns a decoder that strictly decodes the storage block, without
+// driver, into the store plugin's own config struct. The dsn key always holds
+// the effective DSN, so environment overrides reach the plugin.
+func (s *Storage) Decoder() switchboard.Decoder {
+	return func(v any) error {
+		body := withoutKeys(s.node, "driver", "dsn")
+		key := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "dsn"}
+		dsn := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s.DSN}
+		if k, v := lookup(s.node, "dsn"); k != nil && v.Value == s.DSN {
+			key, dsn = k, v // unchanged since the file: keep its position
+		}
+		body.Content = append([]*yaml.Node{key, dsn}, body.Content...)
+		return decodeInto(s.src, body, v, "storage", []string{"driver"})
+	}
+}
+
+// withoutKeys returns a mapping node holding the pairs of n except those
+// whose key is one of keys. n itself is not changed; a nil or non-mapping n
+// gives an empty mapping (a non-mapping block was reported at load).
+func withoutKeys(n *yaml.Node, keys ...string) *yaml.Node {
+	out := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	if n == nil || n.Kind != yaml.MappingNode {
+		if n != nil {
+			out.Line, out.Column = n.Line, n.Column
+		}
+		return out
+	}
+	out.Line, out.Column = n.Line, n.Column
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		skip := false
+		for _, k := range keys {
+			if n.Content[i].Value == k {
+				skip = true
+				break
+			}
+		}
+		if !skip {
+			out.Content = append(out.Content, n.Content[i], n.Content[i+1])
+		}
+	}
+	return out
+}
+
+// lookup returns the key and value nodes of key in mapping n, or nils.
+func lookup(n *yaml.Node, key string) (k, v *yaml.Node) {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil, nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Kind == yaml.ScalarNode && n.Content[i].Value == key {
+			return n.Content[i], n.Content[i+1]
+		}
+	}
+	return nil, nil
+}
