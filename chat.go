@@ -3,6 +3,8 @@ package switchboard
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 )
@@ -463,36 +465,13 @@ func (m Message) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON decodes a message, keeping unknown fields in Extra.
 func (m *Message) UnmarshalJSON(data []byte) error {
 	*m = Message{}
-	err := eachField(data, func(key string, start, end int) error {
-		v := bytes.Clone(data[start:end])
-		var err error
-		switch key {
-		case "role":
-			err = json.Unmarshal(v, &m.Role)
-		case "content":
-			if !isNull(v) {
-				m.Content = v
-			}
-		case "name":
-			err = json.Unmarshal(v, &m.Name)
-		case "tool_calls":
-			err = json.Unmarshal(v, &m.ToolCalls)
-		case "tool_call_id":
-			err = json.Unmarshal(v, &m.ToolCallID)
-		case "refusal":
-			err = json.Unmarshal(v, &m.Refusal)
-		default:
-			if m.Extra == nil {
-				m.Extra = make(map[string]json.RawMessage, 2)
-			}
-			m.Extra[key] = v
+	if err := m.decodeLenient(bytes.Clone(data)); err != nil {
+		if err == errSyntax {
+			return &json.UnmarshalTypeError{Value: jsonKind(data), Type: reflect.TypeFor[Message]()}
 		}
 		return err
-	})
-	if err == errSyntax {
-		return &json.SyntaxError{}
 	}
-	return err
+	return nil
 }
 
 // appendExtra splices extra fields, sorted by key, into the encoded object b.
@@ -559,22 +538,239 @@ func (r *ChatRequest) UpstreamBody(model string) ([]byte, error) {
 	return append(out, r.Raw[prev:]...), nil
 }
 
-// DecodeChatResponse decodes an OpenAI chat completion body, keeping body as Raw.
+// DecodeChatResponse decodes an OpenAI chat completion body, keeping body as
+// Raw. It walks the fields itself rather than through reflection: it runs
+// once per non-streaming request.
 func DecodeChatResponse(body []byte) (*ChatResponse, error) {
-	var r ChatResponse
-	if err := json.Unmarshal(body, &r); err != nil {
+	if jsonKind(body) != "object" {
+		return nil, errSyntax
+	}
+	r := &ChatResponse{Raw: body}
+	err := eachField(body, func(key string, start, end int) error {
+		v := body[start:end]
+		switch key {
+		case "id":
+			return lenientString(v, &r.ID)
+		case "object":
+			return lenientString(v, &r.Object)
+		case "model":
+			return lenientString(v, &r.Model)
+		case "system_fingerprint":
+			return lenientString(v, &r.SystemFingerprint)
+		case "created":
+			return lenientInt(v, &r.Created)
+		case "service_tier":
+			r.ServiceTier = json.RawMessage(v)
+		case "usage":
+			if !isNull(v) {
+				r.Usage = new(Usage)
+				return r.Usage.decode(v)
+			}
+		case "choices":
+			if isNull(v) {
+				return nil
+			}
+			return eachElem(v, func(_ int, elem []byte) error {
+				var c Choice
+				if err := eachField(elem, func(key string, start, end int) error {
+					cv := elem[start:end]
+					switch key {
+					case "index":
+						var n int64
+						err := lenientInt(cv, &n)
+						c.Index = int(n)
+						return err
+					case "message":
+						return c.Message.decodeLenient(cv)
+					case "finish_reason":
+						return lenientString(cv, &c.FinishReason)
+					case "logprobs":
+						c.Logprobs = json.RawMessage(cv)
+					}
+					return nil
+				}); err != nil {
+					return err
+				}
+				r.Choices = append(r.Choices, c)
+				return nil
+			})
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	r.Raw = body
-	return &r, nil
+	return r, nil
 }
 
 // DecodeChunk decodes one OpenAI stream event's data, keeping data as Raw.
 func DecodeChunk(data []byte) (*Chunk, error) {
-	var c Chunk
-	if err := json.Unmarshal(data, &c); err != nil {
+	if jsonKind(data) != "object" {
+		return nil, errSyntax
+	}
+	c := &Chunk{Raw: data}
+	err := eachField(data, func(key string, start, end int) error {
+		v := data[start:end]
+		switch key {
+		case "id":
+			return lenientString(v, &c.ID)
+		case "object":
+			return lenientString(v, &c.Object)
+		case "model":
+			return lenientString(v, &c.Model)
+		case "system_fingerprint":
+			return lenientString(v, &c.SystemFingerprint)
+		case "created":
+			return lenientInt(v, &c.Created)
+		case "service_tier":
+			c.ServiceTier = json.RawMessage(v)
+		case "usage":
+			if !isNull(v) {
+				c.Usage = new(Usage)
+				return c.Usage.decode(v)
+			}
+		case "choices":
+			if isNull(v) {
+				return nil
+			}
+			c.Choices = make([]ChunkChoice, 0, 1)
+			return eachElem(v, func(_ int, elem []byte) error {
+				var cc ChunkChoice
+				if err := eachField(elem, func(key string, start, end int) error {
+					cv := elem[start:end]
+					switch key {
+					case "index":
+						var n int64
+						err := lenientInt(cv, &n)
+						cc.Index = int(n)
+						return err
+					case "delta":
+						return cc.Delta.decodeLenient(cv)
+					case "finish_reason":
+						if !isNull(cv) {
+							var s string
+							if err := lenientString(cv, &s); err != nil {
+								return err
+							}
+							cc.FinishReason = &s
+						}
+					case "logprobs":
+						cc.Logprobs = json.RawMessage(cv)
+					}
+					return nil
+				}); err != nil {
+					return err
+				}
+				c.Choices = append(c.Choices, cc)
+				return nil
+			})
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	c.Raw = data
-	return &c, nil
+	return c, nil
+}
+
+// decodeLenient decodes a message an upstream sent: no validation, unknown
+// fields kept in Extra, values aliasing data.
+func (m *Message) decodeLenient(data []byte) error {
+	if isNull(data) {
+		return nil
+	}
+	return eachField(data, func(key string, start, end int) error {
+		v := data[start:end]
+		switch key {
+		case "role":
+			return lenientString(v, &m.Role)
+		case "content":
+			if !isNull(v) {
+				m.Content = json.RawMessage(v)
+			}
+		case "name":
+			return lenientString(v, &m.Name)
+		case "tool_calls":
+			if !isNull(v) {
+				return json.Unmarshal(v, &m.ToolCalls)
+			}
+		case "tool_call_id":
+			return lenientString(v, &m.ToolCallID)
+		case "refusal":
+			if !isNull(v) {
+				var s string
+				if err := lenientString(v, &s); err != nil {
+					return err
+				}
+				m.Refusal = &s
+			}
+		default:
+			if m.Extra == nil {
+				m.Extra = make(map[string]json.RawMessage, 2)
+			}
+			m.Extra[key] = json.RawMessage(v)
+		}
+		return nil
+	})
+}
+
+// decode reads OpenAI's usage object, the fields Usage names.
+func (u *Usage) decode(data []byte) error {
+	return eachField(data, func(key string, start, end int) error {
+		v := data[start:end]
+		var n int64
+		switch key {
+		case "prompt_tokens", "completion_tokens", "total_tokens":
+			if err := lenientInt(v, &n); err != nil {
+				return err
+			}
+			switch key {
+			case "prompt_tokens":
+				u.PromptTokens = int(n)
+			case "completion_tokens":
+				u.CompletionTokens = int(n)
+			default:
+				u.TotalTokens = int(n)
+			}
+		case "prompt_tokens_details":
+			if !isNull(v) {
+				u.PromptTokensDetails = new(PromptTokensDetails)
+				return json.Unmarshal(v, u.PromptTokensDetails)
+			}
+		case "completion_tokens_details":
+			if !isNull(v) {
+				u.CompletionTokensDetails = new(CompletionTokensDetails)
+				return json.Unmarshal(v, u.CompletionTokensDetails)
+			}
+		}
+		return nil
+	})
+}
+
+func lenientString(v []byte, dst *string) error {
+	if isNull(v) {
+		return nil
+	}
+	s, err := unquote(v)
+	if err != nil {
+		return fmt.Errorf("expected a string, got %s", jsonKind(v))
+	}
+	*dst = s
+	return nil
+}
+
+func lenientInt(v []byte, dst *int64) error {
+	if isNull(v) {
+		return nil
+	}
+	n, err := strconv.ParseInt(string(v), 10, 64)
+	if err != nil {
+		f, ferr := strconv.ParseFloat(string(v), 64)
+		if ferr != nil {
+			return fmt.Errorf("expected an integer, got %s", jsonKind(v))
+		}
+		n = int64(f)
+	}
+	*dst = n
+	return nil
 }

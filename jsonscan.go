@@ -65,11 +65,18 @@ func skipValue(data []byte, i int) (int, error) {
 			i++
 		}
 		return 0, errSyntax
+	case 't', 'f', 'n':
+		for _, lit := range []string{"true", "false", "null"} {
+			if len(data)-i >= len(lit) && string(data[i:i+len(lit)]) == lit {
+				return i + len(lit), nil
+			}
+		}
+		return 0, errSyntax
 	default:
 		start := i
 		for i < len(data) {
 			c := data[i]
-			if c == ',' || c == '}' || c == ']' || isSpace(c) {
+			if !(c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E') {
 				break
 			}
 			i++

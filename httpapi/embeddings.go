@@ -103,4 +103,3 @@ func (s *Server) getModel(w http.ResponseWriter, r *http.Request) error {
 	return &switchboard.Error{Code: switchboard.CodeNotFound, Param: "model", VendorCode: "model_not_found",
 		Message: "The model " + quote(strings.TrimSpace(id)) + " does not exist"}
 }
-

@@ -240,4 +240,3 @@ func (m *Main) Close(ctx context.Context) error {
 	}
 	return err
 }
-
