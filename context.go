@@ -38,3 +38,17 @@ func PrincipalFromContext(ctx context.Context) (Principal, bool) {
 	p, ok := ctx.Value(principalKey).(Principal)
 	return p, ok
 }
+
+type unitKey struct{}
+
+// NewContextWithUnit returns a context carrying the unit a request belongs
+// to (a user, a session): sticky routing and experiments key on it.
+func NewContextWithUnit(ctx context.Context, unit string) context.Context {
+	return context.WithValue(ctx, unitKey{}, unit)
+}
+
+// UnitFromContext returns the unit carried by ctx, or "".
+func UnitFromContext(ctx context.Context) string {
+	u, _ := ctx.Value(unitKey{}).(string)
+	return u
+}

@@ -17,8 +17,14 @@ type Outcome struct {
 	UpstreamModel string
 	// Attempts counts upstream calls made, fallbacks and retries included.
 	Attempts int
-	// UpstreamLatency is the time the answering call took (to headers, for streams).
+	// UpstreamLatency is the time the answering call took (to the first
+	// chunk, for streams).
 	UpstreamLatency time.Duration
+	// Model is the public model name that answered: the one asked for, or
+	// the fallback model that took over.
+	Model string
+	// Hedged reports that a second, hedged request was sent.
+	Hedged bool
 }
 
 type outcomeKey struct{}

@@ -113,20 +113,51 @@ type Provider struct {
 	Type string `yaml:"type"`
 	// Timeouts bound each call to this upstream.
 	Timeouts switchboard.Timeouts `yaml:"timeouts"`
+	// Breaker configures the circuit breaker of each deployment on this upstream.
+	Breaker Breaker `yaml:"breaker"`
 
 	node *yaml.Node // the whole block as written, nil for providers made in code
 	src  *sources
 }
 
+// Breaker configures a circuit breaker: after Failures consecutive failures
+// (5xx, timeouts, connection errors) a deployment is skipped for Cooldown,
+// then Probes requests test it (half-open) before it is trusted again.
+type Breaker struct {
+	// Disabled turns the breaker off.
+	Disabled bool `yaml:"disabled,omitempty"`
+	// Failures is the number of consecutive failures that opens the breaker.
+	Failures int `yaml:"failures,omitempty"`
+	// Cooldown is how long an open breaker stays open before probing.
+	Cooldown time.Duration `yaml:"cooldown,omitempty"`
+	// Probes is how many requests a half-open breaker lets through.
+	Probes int `yaml:"probes,omitempty"`
+}
+
 // Model is one entry of the models mapping: a model name clients may ask for
-// and the routes that serve it, tried in order.
+// and the routes that serve it.
 type Model struct {
 	// Name is the key of the entry in the models mapping.
 	Name string `yaml:"-"`
-	// Routes are the upstreams that serve this model, in fallback order.
-	Routes []Route `yaml:"routes"`
 	// Description is a note for people reading the config or model listings.
-	Description string `yaml:"description"`
+	Description string `yaml:"description,omitempty"`
+	// Routes are the deployments that serve this model.
+	Routes []Route `yaml:"routes"`
+	// Strategy orders the routes for each request: ordered (as written, the
+	// default), weighted (random by weight), least_inflight, or latency
+	// (lowest recent latency, an EWMA).
+	Strategy string `yaml:"strategy,omitempty"`
+	// Sticky makes the choice stable per unit (the x-switchboard-unit header
+	// or the request's user field): the same unit gets the same deployment
+	// while it is healthy.
+	Sticky bool `yaml:"sticky,omitempty"`
+	// Retry bounds the attempts across this model's routes.
+	Retry Retry `yaml:"retry,omitempty"`
+	// Fallbacks name other models to try, by error class, once every route
+	// of this one failed.
+	Fallbacks []Fallback `yaml:"fallbacks,omitempty"`
+	// Hedge sends a second request to another route when the first is slow.
+	Hedge Hedge `yaml:"hedge,omitempty"`
 }
 
 // Route sends a model to one provider.
@@ -135,8 +166,51 @@ type Route struct {
 	Provider string `yaml:"provider"`
 	// Model is the upstream's own model name; empty means the same as the
 	// model's name.
-	Model string `yaml:"model"`
+	Model string `yaml:"model,omitempty"`
+	// Weight is the route's share under the weighted strategy (default 1).
+	Weight int `yaml:"weight,omitempty"`
 }
+
+// Retry bounds the attempts made for one request on one model.
+type Retry struct {
+	// Attempts is the most upstream calls made (first try included); the
+	// default is one per route, and at least 2.
+	Attempts int `yaml:"attempts,omitempty"`
+	// Backoff is the base of the exponential backoff (full jitter) before a
+	// route is tried again; default 100ms.
+	Backoff time.Duration `yaml:"backoff,omitempty"`
+	// MaxBackoff caps one wait; a Retry-After longer than this is not waited
+	// for. Default 5s.
+	MaxBackoff time.Duration `yaml:"max_backoff,omitempty"`
+}
+
+// Fallback sends a request that failed with one of the error classes On to
+// the models To, in order.
+type Fallback struct {
+	// On lists error classes: rate_limited, server_error, timeout,
+	// context_length_exceeded, content_filter. Default: rate_limited,
+	// server_error, timeout.
+	On []string `yaml:"on,omitempty,flow"`
+	// To lists model names, tried in order.
+	To []string `yaml:"to,flow"`
+}
+
+// Hedge configures hedged requests.
+type Hedge struct {
+	// Enabled turns hedging on for this model.
+	Enabled bool `yaml:"enabled,omitempty"`
+	// Quantile of a route's recent time to first byte after which a second
+	// request is sent to another route (default 0.95).
+	Quantile float64 `yaml:"quantile,omitempty"`
+	// MinDelay is the least wait before hedging (default 10ms).
+	MinDelay time.Duration `yaml:"min_delay,omitempty"`
+}
+
+// FallbackClasses are the error classes a Fallback may name.
+var FallbackClasses = []string{"rate_limited", "server_error", "timeout", "context_length_exceeded", "content_filter"}
+
+// Strategies are the values Model.Strategy may take.
+var Strategies = []string{"ordered", "weighted", "least_inflight", "latency"}
 
 // Default values, also documented in REFERENCE.md.
 const (
@@ -194,8 +268,8 @@ func (c *Config) provider(name string) *Provider {
 func (p *Provider) Decoder() switchboard.Decoder {
 	path := "providers." + p.Name
 	return func(v any) error {
-		body := withoutKeys(p.node, "type", "timeouts")
-		return decodeInto(p.src, body, v, path, []string{"timeouts", "type"})
+		body := withoutKeys(p.node, "type", "timeouts", "breaker")
+		return decodeInto(p.src, body, v, path, []string{"breaker", "timeouts", "type"})
 	}
 }
 
@@ -253,4 +327,14 @@ func lookup(n *yaml.Node, key string) (k, v *yaml.Node) {
 		}
 	}
 	return nil, nil
+}
+
+// model returns the model named name, or nil.
+func (c *Config) model(name string) *Model {
+	for _, m := range c.Models {
+		if m.Name == name {
+			return m
+		}
+	}
+	return nil
 }

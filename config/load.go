@@ -318,8 +318,10 @@ func decodeConfig(src *sources, root *yaml.Node, c *Config) error {
 		p.node = n
 		_, typ := lookup(n, "type")
 		_, timeouts := lookup(n, "timeouts")
+		_, breaker := lookup(n, "breaker")
 		d.decode(typ, reflect.ValueOf(&p.Type).Elem(), path+".type")
 		d.decode(timeouts, reflect.ValueOf(&p.Timeouts).Elem(), path+".timeouts")
+		d.decode(breaker, reflect.ValueOf(&p.Breaker).Elem(), path+".breaker")
 	})
 	eachEntry(d, root, "models", func(name string, k, n *yaml.Node) {
 		m := &Model{Name: name}

@@ -210,9 +210,9 @@ func TestUnknownKeys(t *testing.T) {
 		{"provider timeouts", "providers:\n  p:\n    type: mock\n    timeouts: {conect: 1s}\n",
 			`a.yaml:4: unknown key "conect" in providers.p.timeouts (allowed: connect, first_byte, idle, total)`},
 		{"model", "models:\n  m:\n    routes: []\n    descr: x\n",
-			`a.yaml:4: unknown key "descr" in models.m (allowed: description, routes)`},
+			`a.yaml:4: unknown key "descr" in models.m (allowed: description, fallbacks, hedge, retry, routes, sticky, strategy)`},
 		{"route", "models:\n  m:\n    routes:\n      - {provider: a, modle: b}\n",
-			`a.yaml:4: unknown key "modle" in models.m.routes[0] (allowed: model, provider)`},
+			`a.yaml:4: unknown key "modle" in models.m.routes[0] (allowed: model, provider, weight)`},
 		{"all reported", "log: {levle: x}\nrecorder: {size: 1}\n",
 			`a.yaml:1: unknown key "levle" in log (allowed: content, format, level)` + "\n" +
 				`a.yaml:2: unknown key "size" in recorder (allowed: batch_size, flush_interval, queue_size)`},

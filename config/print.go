@@ -45,28 +45,24 @@ func (c *Config) Print(w io.Writer) error {
 			return fmt.Errorf("config: print providers.%s.timeouts: %w", p.Name, err)
 		}
 		addPair(b, "timeouts", t)
-		b.Content = append(b.Content, masked(withoutKeys(p.node, "type", "timeouts"), false).Content...)
+		if p.Breaker != (Breaker{}) {
+			bn, err := encode(p.Breaker)
+			if err != nil {
+				return fmt.Errorf("config: print providers.%s.breaker: %w", p.Name, err)
+			}
+			addPair(b, "breaker", bn)
+		}
+		b.Content = append(b.Content, masked(withoutKeys(p.node, "type", "timeouts", "breaker"), false).Content...)
 		addPair(providers, p.Name, b)
 	}
 	addPair(root, "providers", providers)
 
 	models := mapping()
 	for _, m := range c.Models {
-		b := mapping()
-		if m.Description != "" {
-			addPair(b, "description", str(m.Description))
+		b, err := encode(m)
+		if err != nil {
+			return fmt.Errorf("config: print models.%s: %w", m.Name, err)
 		}
-		routes := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
-		for _, r := range m.Routes {
-			rn := mapping()
-			rn.Style = yaml.FlowStyle
-			addPair(rn, "provider", str(r.Provider))
-			if r.Model != "" {
-				addPair(rn, "model", str(r.Model))
-			}
-			routes.Content = append(routes.Content, rn)
-		}
-		addPair(b, "routes", routes)
 		addPair(models, m.Name, b)
 	}
 	addPair(root, "models", models)

@@ -59,7 +59,8 @@ providers:
 models:
   mock-model:
     routes:
-      - {provider: upstream, model: gpt-4o-mini}
+      - provider: upstream
+        model: gpt-4o-mini
 `
 	if diff := cmp.Diff(want, b.String()); diff != "" {
 		t.Errorf("Print (-want +got):\n%s", diff)

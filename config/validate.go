@@ -155,6 +155,13 @@ func (v *validator) providers(types []string) {
 		v.nonNegative(path+".timeouts.first_byte", p.Timeouts.FirstByte)
 		v.nonNegative(path+".timeouts.idle", p.Timeouts.Idle)
 		v.nonNegative(path+".timeouts.total", p.Timeouts.Total)
+		v.nonNegative(path+".breaker.cooldown", p.Breaker.Cooldown)
+		if p.Breaker.Failures < 0 || p.Breaker.Failures > 1000 {
+			v.add(path+".breaker.failures", "must be between 1 and 1000, got %d", p.Breaker.Failures)
+		}
+		if p.Breaker.Probes < 0 || p.Breaker.Probes > 100 {
+			v.add(path+".breaker.probes", "must be between 1 and 100, got %d", p.Breaker.Probes)
+		}
 	}
 }
 
@@ -177,7 +184,40 @@ func (v *validator) models() {
 		if len(m.Routes) == 0 {
 			v.add(path+".routes", "at least one route is required")
 		}
+		if m.Strategy != "" && !slices.Contains(Strategies, m.Strategy) {
+			v.add(path+".strategy", "invalid value %q (allowed: %s)", m.Strategy, strings.Join(Strategies, ", "))
+		}
+		if m.Retry.Attempts < 0 || m.Retry.Attempts > 20 {
+			v.add(path+".retry.attempts", "must be between 1 and 20, got %d", m.Retry.Attempts)
+		}
+		v.nonNegative(path+".retry.backoff", m.Retry.Backoff)
+		v.nonNegative(path+".retry.max_backoff", m.Retry.MaxBackoff)
+		v.nonNegative(path+".hedge.min_delay", m.Hedge.MinDelay)
+		if m.Hedge.Quantile < 0 || m.Hedge.Quantile >= 1 {
+			v.add(path+".hedge.quantile", "must be in (0, 1), got %g", m.Hedge.Quantile)
+		}
+		for i, f := range m.Fallbacks {
+			fp := fmt.Sprintf("%s.fallbacks[%d]", path, i)
+			for _, on := range f.On {
+				if !slices.Contains(FallbackClasses, on) {
+					v.add(fp+".on", "invalid error class %q (allowed: %s)", on, strings.Join(FallbackClasses, ", "))
+				}
+			}
+			if len(f.To) == 0 {
+				v.add(fp+".to", "at least one model is required")
+			}
+			for _, to := range f.To {
+				if v.c.model(to) == nil {
+					v.add(fp+".to", "unknown model %q (models are defined under models:)", to)
+				} else if to == m.Name {
+					v.add(fp+".to", "a model cannot fall back to itself")
+				}
+			}
+		}
 		for i, r := range m.Routes {
+			if r.Weight < 0 {
+				v.add(fmt.Sprintf("%s.routes[%d].weight", path, i), "must not be negative, got %d", r.Weight)
+			}
 			rp := fmt.Sprintf("%s.routes[%d].provider", path, i)
 			switch {
 			case r.Provider == "":

@@ -1,7 +1,10 @@
 // Package engine turns the configured providers and model names into one
-// switchboard.Provider: it resolves the model a client asked for to its
-// deployments, calls them in order, falls back on retryable errors, and
-// bounds each call with the provider's total timeout. It knows nothing of HTTP.
+// switchboard.Provider, the router: it resolves the model a client asked for
+// to its deployments, orders them by the model's strategy, skips those whose
+// circuit breaker is open or that are cooling down after rate limits, retries
+// with exponential backoff and full jitter (honouring Retry-After), falls back
+// to other models by error class, optionally hedges slow requests, and bounds
+// each call with the provider's total timeout. It knows nothing of HTTP.
 package engine
 
 import (
@@ -15,12 +18,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sony/gobreaker/v2"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/switchboard-ai/switchboard"
+	"github.com/switchboard-ai/switchboard/metrics"
 )
 
 // Provider is a configured provider instance.
@@ -33,35 +37,33 @@ type Provider struct {
 	Provider switchboard.Provider
 	// Timeouts are its configured bounds; Total is applied here.
 	Timeouts switchboard.Timeouts
-}
-
-// Deployment is one way to serve a model name: a provider and the model name
-// that provider knows it by.
-type Deployment struct {
-	Provider *Provider
-	Model    string
-}
-
-// Route maps a public model name to deployments tried in order.
-type Route struct {
-	Name        string
-	Deployments []Deployment
+	// Breaker configures the circuit breaker of its deployments.
+	Breaker BreakerConfig
 }
 
 // Options configure an Engine.
 type Options struct {
-	Log    *slog.Logger
-	Tracer trace.Tracer
+	Log     *slog.Logger
+	Tracer  trace.Tracer
+	Metrics *metrics.Metrics
+	// Now returns the current time (tests inject a clock).
+	Now func() time.Time
+	// Sleep waits for d or until ctx is done (tests inject a fake).
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Engine is the router. It implements switchboard.Provider, Embedder,
 // ModelLister and Pinger.
 type Engine struct {
-	providers map[string]*Provider
-	routes    map[string]*Route
-	models    []switchboard.Model
-	log       *slog.Logger
-	tracer    trace.Tracer
+	providers   map[string]*Provider
+	routes      map[string]*route
+	deployments map[string]*deployment
+	models      []switchboard.Model
+	log         *slog.Logger
+	tracer      trace.Tracer
+	metrics     *metrics.Metrics
+	now         func() time.Time
+	sleep       func(ctx context.Context, d time.Duration) error
 }
 
 var (
@@ -75,41 +77,39 @@ var (
 // models that providers list (ModelLister, asked with a short timeout) become
 // routes to them.
 func New(ctx context.Context, providers []*Provider, routes []*Route, opts Options) (*Engine, error) {
-	e := &Engine{providers: map[string]*Provider{}, routes: map[string]*Route{}, log: opts.Log, tracer: opts.Tracer}
+	e := &Engine{providers: map[string]*Provider{}, routes: map[string]*route{}, deployments: map[string]*deployment{},
+		log: opts.Log, tracer: opts.Tracer, metrics: opts.Metrics, now: opts.Now, sleep: opts.Sleep}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
 	if e.tracer == nil {
 		e.tracer = noop.NewTracerProvider().Tracer("")
 	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if e.sleep == nil {
+		e.sleep = sleepCtx
+	}
 	for _, p := range providers {
 		e.providers[p.Name] = p
 	}
 	for _, r := range routes {
-		if len(r.Deployments) == 0 {
-			return nil, fmt.Errorf("engine: model %q has no deployments", r.Name)
+		if err := e.addRoute(*r); err != nil {
+			return nil, err
 		}
-		e.routes[r.Name] = r
 	}
-	if len(routes) == 0 {
-		for _, p := range providers {
-			lister, ok := p.Provider.(switchboard.ModelLister)
-			if !ok {
-				continue
-			}
-			lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			ms, err := lister.Models(lctx)
-			cancel()
-			if err != nil {
-				e.log.Warn("list models failed", switchboard.LogKeyProvider, p.Name, switchboard.LogKeyErr, err)
-				continue
-			}
-			for _, m := range ms {
-				if _, dup := e.routes[m.ID]; !dup {
-					e.routes[m.ID] = &Route{Name: m.ID, Deployments: []Deployment{{Provider: p, Model: m.ID}}}
+	for _, r := range routes {
+		for _, f := range r.Fallbacks {
+			for _, to := range f.To {
+				if _, ok := e.routes[to]; !ok {
+					return nil, fmt.Errorf("engine: model %q falls back to unknown model %q", r.Name, to)
 				}
 			}
 		}
+	}
+	if len(routes) == 0 {
+		e.discover(ctx, providers)
 	}
 	names := make([]string, 0, len(e.routes))
 	for n := range e.routes {
@@ -123,26 +123,92 @@ func New(ctx context.Context, providers []*Provider, routes []*Route, opts Optio
 	return e, nil
 }
 
-// Resolve returns the deployments for a model name: a configured model, or
+func (e *Engine) addRoute(r Route) error {
+	if len(r.Deployments) == 0 {
+		return fmt.Errorf("engine: model %q has no deployments", r.Name)
+	}
+	rt := &route{Route: r}
+	for _, d := range r.Deployments {
+		if d.Provider == nil {
+			return fmt.Errorf("engine: model %q has a deployment without a provider", r.Name)
+		}
+		rt.deps = append(rt.deps, e.deployment(d.Provider, d.Model))
+		w := d.Weight
+		if w == 0 {
+			w = 1
+		}
+		rt.weights = append(rt.weights, w)
+	}
+	e.routes[r.Name] = rt
+	return nil
+}
+
+// deployment returns the shared state of (p, model), creating it once.
+func (e *Engine) deployment(p *Provider, model string) *deployment {
+	key := p.Name + "/" + model
+	if d, ok := e.deployments[key]; ok {
+		return d
+	}
+	d := newDeployment(p, model, p.Breaker, func(d *deployment, from, to gobreaker.State) {
+		e.log.Warn("circuit breaker state changed", switchboard.LogKeyProvider, d.provider.Name,
+			switchboard.LogKeyModel, d.model, "from", from.String(), "to", to.String())
+	})
+	e.deployments[key] = d
+	return d
+}
+
+// discover makes a route of every model the providers list.
+func (e *Engine) discover(ctx context.Context, providers []*Provider) {
+	for _, p := range providers {
+		lister, ok := p.Provider.(switchboard.ModelLister)
+		if !ok {
+			continue
+		}
+		lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		ms, err := lister.Models(lctx)
+		cancel()
+		if err != nil {
+			e.log.Warn("list models failed", switchboard.LogKeyProvider, p.Name, switchboard.LogKeyErr, err)
+			continue
+		}
+		for _, m := range ms {
+			if _, dup := e.routes[m.ID]; !dup {
+				_ = e.addRoute(Route{Name: m.ID, Deployments: []Deployment{{Provider: p, Model: m.ID}}})
+			}
+		}
+	}
+}
+
+// resolve returns the route for a model name: a configured model, or
 // "provider/model" to address a provider's model directly.
-func (e *Engine) Resolve(model string) ([]Deployment, error) {
+func (e *Engine) resolve(model string) (*route, error) {
 	if r, ok := e.routes[model]; ok {
-		return r.Deployments, nil
+		return r, nil
 	}
 	if name, upstream, ok := strings.Cut(model, "/"); ok && upstream != "" {
 		if p, ok := e.providers[name]; ok {
-			return []Deployment{{Provider: p, Model: upstream}}, nil
+			return &route{Route: Route{Name: model}, deps: []*deployment{e.directDeployment(p, upstream)}, weights: []int{1}}, nil
 		}
 	}
 	return nil, &switchboard.Error{
 		Code:       switchboard.CodeNotFound,
 		Param:      "model",
 		VendorCode: "model_not_found",
-		Message:    fmt.Sprintf("The model %q does not exist. GET /v1/models lists the models this gateway serves, or use \"provider/model\" with a configured provider (%s).", model, strings.Join(e.providerNames(), ", ")),
+		Message: fmt.Sprintf("The model %q does not exist. GET /v1/models lists the models this gateway serves, or use \"provider/model\" with a configured provider (%s).",
+			model, strings.Join(e.providerNames(), ", ")),
 	}
 }
 
-// Routes returns the configured model names, sorted.
+// directDeployment returns a deployment for provider/model addressing. Known
+// pairs share their state; unknown ones get a fresh, unshared state so that
+// clients cannot grow the engine's maps.
+func (e *Engine) directDeployment(p *Provider, model string) *deployment {
+	if d, ok := e.deployments[p.Name+"/"+model]; ok {
+		return d
+	}
+	return newDeployment(p, model, BreakerConfig{Disabled: true}, nil)
+}
+
 func (e *Engine) providerNames() []string {
 	names := make([]string, 0, len(e.providers))
 	for n := range e.providers {
@@ -152,147 +218,107 @@ func (e *Engine) providerNames() []string {
 	return names
 }
 
-// call runs fn against each deployment in order until one succeeds or fails
-// with an error that is not retryable.
-func call[T any](ctx context.Context, e *Engine, op, model string, fn func(context.Context, Deployment) (T, context.CancelFunc, error)) (T, error) {
-	var zero T
-	deps, err := e.Resolve(model)
-	if err != nil {
-		return zero, err
-	}
-	out := switchboard.OutcomeFromContext(ctx)
-	var last error
-	for i, d := range deps {
-		if ctx.Err() != nil {
-			break
-		}
-		cctx, span := e.tracer.Start(ctx, op+" "+d.Model, trace.WithSpanKind(trace.SpanKindClient),
-			trace.WithAttributes(
-				attribute.String("gen_ai.operation.name", op),
-				attribute.String("gen_ai.provider.name", d.Provider.Type),
-				attribute.String("gen_ai.request.model", d.Model),
-				attribute.String("switchboard.provider", d.Provider.Name),
-				attribute.Int("switchboard.attempt", i+1),
-			))
-		start := time.Now()
-		v, cancel, err := fn(cctx, d)
-		if out != nil {
-			out.Provider, out.ProviderType, out.UpstreamModel = d.Provider.Name, d.Provider.Type, d.Model
-			out.Attempts = i + 1
-			out.UpstreamLatency = time.Since(start)
-		}
-		if err == nil {
-			span.End()
-			return v, nil
-		}
-		if cancel != nil {
-			cancel()
-		}
-		span.RecordError(err)
-		span.SetStatus(codes.Error, string(switchboard.ErrorCodeOf(err)))
-		span.End()
-		last = err
-		if !switchboard.Retryable(err) || i == len(deps)-1 {
-			break
-		}
-		e.log.Warn("upstream failed, falling back", switchboard.LogKeyProvider, d.Provider.Name,
-			switchboard.LogKeyModel, d.Model, "attempt", i+1, switchboard.LogKeyErr, err)
-	}
-	if last == nil {
-		last = ctx.Err()
-	}
-	return zero, last
-}
-
-func withTotal(ctx context.Context, d Deployment) (context.Context, context.CancelFunc) {
-	if t := d.Provider.Timeouts.Total; t > 0 {
-		return context.WithTimeout(ctx, t)
-	}
-	return context.WithCancel(ctx)
-}
-
 // Chat implements switchboard.Provider; model is the public model name.
 func (e *Engine) Chat(ctx context.Context, model string, req *switchboard.ChatRequest) (*switchboard.ChatResponse, error) {
-	return call(ctx, e, "chat", model, func(ctx context.Context, d Deployment) (*switchboard.ChatResponse, context.CancelFunc, error) {
-		ctx, cancel := withTotal(ctx, d)
-		defer cancel()
-		resp, err := d.Provider.Provider.Chat(ctx, d.Model, req)
-		if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
-			err = &switchboard.Error{Code: switchboard.CodeTimeout, Message: "upstream did not answer within the total timeout", Err: err}
-		}
-		if resp != nil && trace.SpanFromContext(ctx).IsRecording() {
-			setUsage(trace.SpanFromContext(ctx), resp.Model, resp.Usage)
-		}
-		return resp, nil, err
-	})
-}
-
-// ChatStream implements switchboard.Provider. The total timeout bounds the
-// whole stream, until Close.
-func (e *Engine) ChatStream(ctx context.Context, model string, req *switchboard.ChatRequest) (switchboard.ChatStream, error) {
-	return call(ctx, e, "chat", model, func(ctx context.Context, d Deployment) (switchboard.ChatStream, context.CancelFunc, error) {
-		ctx, cancel := withTotal(ctx, d)
-		s, err := d.Provider.Provider.ChatStream(ctx, d.Model, req)
-		if err != nil {
-			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
-				err = &switchboard.Error{Code: switchboard.CodeTimeout, Message: "upstream did not answer within the total timeout", Err: err}
+	return serve(ctx, e, "chat", model, func(ctx context.Context, d *deployment) (*switchboard.ChatResponse, error) {
+		resp, err := d.provider.Provider.Chat(ctx, d.model, req)
+		if err == nil {
+			if span := trace.SpanFromContext(ctx); span.IsRecording() {
+				setUsage(span, resp.Model, resp.Usage)
 			}
-			return nil, cancel, err
 		}
-		return &cancelStream{ChatStream: s, cancel: cancel}, nil, nil
-	})
+		return resp, err
+	}, nil)
 }
 
-type cancelStream struct {
-	switchboard.ChatStream
-	cancel context.CancelFunc
-}
-
-func (s *cancelStream) Close() error {
-	err := s.ChatStream.Close()
-	s.cancel()
-	return err
+// ChatStream implements switchboard.Provider. An attempt succeeds once the
+// first chunk arrived, so a stream that fails before its first byte is
+// retried or falls back like any other call; after that byte it never is.
+// The total timeout bounds the whole stream, until Close.
+func (e *Engine) ChatStream(ctx context.Context, model string, req *switchboard.ChatRequest) (switchboard.ChatStream, error) {
+	return serve(ctx, e, "chat", model, func(ctx context.Context, d *deployment) (switchboard.ChatStream, error) {
+		s, err := d.provider.Provider.ChatStream(ctx, d.model, req)
+		if err != nil {
+			return nil, err
+		}
+		first, err := s.Recv()
+		if err != nil && err != io.EOF {
+			_ = s.Close()
+			return nil, err
+		}
+		return &peekedStream{ChatStream: s, first: first, firstErr: err}, nil
+	}, func(s switchboard.ChatStream) { _ = s.Close() })
 }
 
 // Embed implements switchboard.Embedder.
 func (e *Engine) Embed(ctx context.Context, model string, req *switchboard.EmbeddingRequest) (*switchboard.EmbeddingResponse, error) {
-	return call(ctx, e, "embeddings", model, func(ctx context.Context, d Deployment) (*switchboard.EmbeddingResponse, context.CancelFunc, error) {
-		emb, ok := d.Provider.Provider.(switchboard.Embedder)
+	return serve(ctx, e, "embeddings", model, func(ctx context.Context, d *deployment) (*switchboard.EmbeddingResponse, error) {
+		emb, ok := d.provider.Provider.(switchboard.Embedder)
 		if !ok {
-			return nil, nil, &switchboard.Error{Code: switchboard.CodeInvalidRequest, Param: "model",
-				Message: fmt.Sprintf("provider %q (type %s) does not serve embeddings", d.Provider.Name, d.Provider.Type)}
+			return nil, &switchboard.Error{Code: switchboard.CodeInvalidRequest, Param: "model",
+				Message: fmt.Sprintf("provider %q (type %s) does not serve embeddings", d.provider.Name, d.provider.Type)}
 		}
-		ctx, cancel := withTotal(ctx, d)
-		defer cancel()
-		return mapDeadline(emb.Embed(ctx, d.Model, req))
-	})
+		return emb.Embed(ctx, d.model, req)
+	}, nil)
 }
 
-func mapDeadline(r *switchboard.EmbeddingResponse, err error) (*switchboard.EmbeddingResponse, context.CancelFunc, error) {
-	if err != nil && errors.Is(err, context.DeadlineExceeded) {
-		err = &switchboard.Error{Code: switchboard.CodeTimeout, Message: "upstream did not answer within the total timeout", Err: err}
+// peekedStream returns the chunk read ahead by ChatStream first.
+type peekedStream struct {
+	switchboard.ChatStream
+	first    *switchboard.Chunk
+	firstErr error
+	started  bool
+}
+
+func (s *peekedStream) Recv() (*switchboard.Chunk, error) {
+	if !s.started {
+		s.started = true
+		if s.first != nil || s.firstErr != nil {
+			return s.first, s.firstErr
+		}
 	}
-	return r, nil, err
+	return s.ChatStream.Recv()
 }
 
 // Models implements switchboard.ModelLister: the public model names.
-func (e *Engine) Models(context.Context) ([]switchboard.Model, error) {
-	return e.models, nil
+func (e *Engine) Models(context.Context) ([]switchboard.Model, error) { return e.models, nil }
+
+// ModelsList returns the public models without a context.
+func (e *Engine) ModelsList() []switchboard.Model { return e.models }
+
+// Tracer returns the tracer the engine starts spans with.
+func (e *Engine) Tracer() trace.Tracer { return e.tracer }
+
+// Deployments returns a snapshot of every configured deployment, sorted.
+func (e *Engine) Deployments() []DeploymentState {
+	now := e.now()
+	out := make([]DeploymentState, 0, len(e.deployments))
+	for _, d := range e.deployments {
+		out = append(out, DeploymentState{Provider: d.provider.Name, Model: d.model, State: d.state(),
+			InFlight: d.inflight.Load(), EWMA: d.ewma(), Cooling: now.UnixNano() < d.cooldown.Load()})
+	}
+	slices.SortFunc(out, func(a, b DeploymentState) int {
+		return strings.Compare(a.Provider+"/"+a.Model, b.Provider+"/"+b.Model)
+	})
+	return out
 }
 
 // Ping implements switchboard.Pinger: nil when at least one provider is
-// usable (providers without a Pinger count as usable).
+// usable — its own Ping (if any) succeeds and not every one of its
+// deployments has an open breaker.
 func (e *Engine) Ping(ctx context.Context) error {
 	var errs []error
 	for _, name := range e.providerNames() {
 		p := e.providers[name]
-		pinger, ok := p.Provider.(switchboard.Pinger)
-		if !ok {
-			return nil
-		}
-		if err := pinger.Ping(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("provider %s: %w", name, err))
+		if e.allOpen(p) {
+			errs = append(errs, fmt.Errorf("provider %s: every circuit breaker is open", name))
 			continue
+		}
+		if pinger, ok := p.Provider.(switchboard.Pinger); ok {
+			if err := pinger.Ping(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("provider %s: %w", name, err))
+				continue
+			}
 		}
 		return nil
 	}
@@ -300,6 +326,20 @@ func (e *Engine) Ping(ctx context.Context) error {
 		return errors.New("no provider configured")
 	}
 	return errors.Join(errs...)
+}
+
+func (e *Engine) allOpen(p *Provider) bool {
+	n := 0
+	for _, d := range e.deployments {
+		if d.provider != p {
+			continue
+		}
+		n++
+		if d.state() != StateOpen {
+			return false
+		}
+	}
+	return n > 0
 }
 
 // Close closes every provider that holds resources.
@@ -313,6 +353,17 @@ func (e *Engine) Close() error {
 	return errors.Join(errs...)
 }
 
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 func setUsage(span trace.Span, model string, u *switchboard.Usage) {
 	span.SetAttributes(attribute.String("gen_ai.response.model", model))
 	if u != nil {
@@ -322,9 +373,3 @@ func setUsage(span trace.Span, model string, u *switchboard.Usage) {
 		)
 	}
 }
-
-// ModelsList returns the public models without a context.
-func (e *Engine) ModelsList() []switchboard.Model { return e.models }
-
-// Tracer returns the tracer the engine starts spans with.
-func (e *Engine) Tracer() trace.Tracer { return e.tracer }

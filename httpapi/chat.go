@@ -25,6 +25,11 @@ var propagator = propagation.TraceContext{}
 // the router fills in and a server span continuing the caller's trace.
 func (s *Server) startInference(r *http.Request, e *entry, op string) (context.Context, trace.Span) {
 	ctx := switchboard.NewContextWithOutcome(r.Context(), &e.outcome)
+	if u := r.Header.Get("X-Switchboard-Unit"); u != "" {
+		ctx = switchboard.NewContextWithUnit(ctx, u)
+	} else if e.unit != "" {
+		ctx = switchboard.NewContextWithUnit(ctx, e.unit)
+	}
 	if r.Header.Get("Traceparent") != "" {
 		ctx = propagator.Extract(ctx, propagation.HeaderCarrier(r.Header))
 	}
@@ -70,6 +75,13 @@ func (s *Server) setServedHeaders(w http.ResponseWriter, e *entry) {
 		h.Set("X-Switchboard-Provider", e.outcome.Provider)
 		h.Set("X-Switchboard-Upstream-Model", e.outcome.UpstreamModel)
 		h.Set("X-Switchboard-Attempts", strconv.Itoa(e.outcome.Attempts))
+		h.Set("X-Switchboard-Deployment", e.outcome.Provider+"/"+e.outcome.UpstreamModel)
+		if e.outcome.Model != "" && e.outcome.Model != e.model {
+			h.Set("X-Switchboard-Fallback-Model", e.outcome.Model)
+		}
+		if e.outcome.Hedged {
+			h.Set("X-Switchboard-Hedged", "true")
+		}
 	}
 }
 
@@ -83,7 +95,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) (err error) {
 	if err != nil {
 		return err
 	}
-	e.endpoint, e.model, e.stream = "chat", req.Model, req.Stream
+	e.endpoint, e.model, e.stream, e.unit = "chat", req.Model, req.Stream, req.User
 	ctx, span := s.startInference(r, e, "chat")
 	defer func() { s.endSpan(span, e, err) }()
 	if s.content {

@@ -23,6 +23,7 @@ type entry struct {
 
 	endpoint string // "chat" or "embeddings" when the request is an inference
 	model    string
+	unit     string
 	stream   bool
 	ttft     time.Duration
 	usage    switchboard.Usage

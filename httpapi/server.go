@@ -53,6 +53,8 @@ type Options struct {
 	AccessLog bool
 	// LogContent adds prompts and completions to the access log (debugging only).
 	LogContent bool
+	// Status, when set, adds detail to /readyz (the router's deployments).
+	Status func() any
 }
 
 // Server serves the gateway's HTTP API.
@@ -67,6 +69,7 @@ type Server struct {
 	sem       chan struct{}
 	accessLog bool
 	content   bool
+	status    func() any
 	handler   http.Handler
 	bufs      sync.Pool
 }
@@ -74,7 +77,7 @@ type Server struct {
 // New returns a Server.
 func New(o Options) *Server {
 	s := &Server{p: o.Provider, store: o.Store, recorder: o.Recorder, metrics: o.Metrics, log: o.Log,
-		tracer: o.Tracer, maxBody: o.MaxBodyBytes, accessLog: o.AccessLog, content: o.LogContent}
+		tracer: o.Tracer, maxBody: o.MaxBodyBytes, accessLog: o.AccessLog, content: o.LogContent, status: o.Status}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -216,9 +219,13 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if len(problems) > 0 {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		return writeJSON(w, map[string]any{"status": "unavailable", "problems": problems})
+	body := map[string]any{"status": "ready"}
+	if s.status != nil {
+		body["detail"] = s.status()
 	}
-	return writeJSON(w, map[string]any{"status": "ready"})
+	if len(problems) > 0 {
+		body["status"], body["problems"] = "unavailable", problems
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	return writeJSON(w, body)
 }

@@ -38,6 +38,14 @@ type Metrics struct {
 	RecorderFlushes *prometheus.HistogramVec
 	// RecorderRecords counts inference records written.
 	RecorderRecords prometheus.Counter
+	// Attempts counts upstream calls by provider and result (ok or an error code).
+	Attempts *prometheus.CounterVec
+	// Retries counts rounds of retries after a backoff, by model.
+	Retries *prometheus.CounterVec
+	// Fallbacks counts requests handed to a fallback model, by model, fallback and error class.
+	Fallbacks *prometheus.CounterVec
+	// Hedges counts hedged requests sent, by model.
+	Hedges *prometheus.CounterVec
 }
 
 var latencyBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120}
@@ -78,6 +86,18 @@ func New(version string, queueDepth func() float64) *Metrics {
 		RecorderRecords: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "switchboard_recorder_records_total", Help: "Inference records written to the store.",
 		}),
+		Attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_upstream_attempts_total", Help: "Upstream calls by provider and result (ok or an error code).",
+		}, []string{"provider", "result"}),
+		Retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_retries_total", Help: "Retry rounds after a backoff, by model.",
+		}, []string{"model"}),
+		Fallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_fallbacks_total", Help: "Requests handed to a fallback model, by model, fallback and error class.",
+		}, []string{"model", "fallback", "class"}),
+		Hedges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_hedges_total", Help: "Hedged requests sent, by model.",
+		}, []string{"model"}),
 	}
 	if queueDepth == nil {
 		queueDepth = func() float64 { return 0 }
@@ -90,7 +110,7 @@ func New(version string, queueDepth func() float64) *Metrics {
 	})
 	build.Set(1)
 	reg.MustRegister(m.Requests, m.Duration, m.UpstreamDuration, m.TTFT, m.Tokens, m.Errors, m.InFlight, m.Shed,
-		m.RecorderQueue, m.RecorderFlushes, m.RecorderRecords, build,
+		m.RecorderQueue, m.RecorderFlushes, m.RecorderRecords, m.Attempts, m.Retries, m.Fallbacks, m.Hedges, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -98,4 +118,46 @@ func New(version string, queueDepth func() float64) *Metrics {
 // Handler serves the registry in the Prometheus exposition format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
+
+// DeploymentState is what the breaker collector reports for one deployment.
+type DeploymentState struct {
+	Provider, Model, State string
+	InFlight                int64
+}
+
+// WatchDeployments exports the circuit-breaker state and in-flight count of
+// every deployment, read from states at each scrape.
+func (m *Metrics) WatchDeployments(states func() []DeploymentState) {
+	m.Registry.MustRegister(&deploymentCollector{states: states})
+}
+
+var (
+	breakerDesc = prometheus.NewDesc("switchboard_breaker_state",
+		"Circuit breaker state per deployment: 1 for the current state (closed, half_open, open), 0 for the others.",
+		[]string{"provider", "model", "state"}, nil)
+	deploymentInFlightDesc = prometheus.NewDesc("switchboard_deployment_in_flight",
+		"Upstream calls in flight per deployment.", []string{"provider", "model"}, nil)
+)
+
+type deploymentCollector struct {
+	states func() []DeploymentState
+}
+
+func (c *deploymentCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- breakerDesc
+	ch <- deploymentInFlightDesc
+}
+
+func (c *deploymentCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.states() {
+		for _, st := range []string{"closed", "half_open", "open"} {
+			v := 0.0
+			if st == s.State {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(breakerDesc, prometheus.GaugeValue, v, s.Provider, s.Model, st)
+		}
+		ch <- prometheus.MustNewConstMetric(deploymentInFlightDesc, prometheus.GaugeValue, float64(s.InFlight), s.Provider, s.Model)
+	}
 }

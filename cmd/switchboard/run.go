@@ -103,24 +103,46 @@ func (m *Main) Build(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("providers.%s: %w", pc.Name, err)
 		}
-		ep := &engine.Provider{Name: pc.Name, Type: pc.Type, Provider: p, Timeouts: pc.Timeouts}
+		ep := &engine.Provider{Name: pc.Name, Type: pc.Type, Provider: p, Timeouts: pc.Timeouts,
+			Breaker: engine.BreakerConfig(pc.Breaker)}
 		providers = append(providers, ep)
 		byName[pc.Name] = ep
 	}
 	routes := make([]*engine.Route, 0, len(cfg.Models))
 	for _, mc := range cfg.Models {
-		r := &engine.Route{Name: mc.Name}
+		r := &engine.Route{Name: mc.Name, Strategy: mc.Strategy, Sticky: mc.Sticky,
+			Retry: engine.RetryPolicy(mc.Retry), Hedge: engine.HedgePolicy(mc.Hedge)}
+		for _, f := range mc.Fallbacks {
+			r.Fallbacks = append(r.Fallbacks, engine.Fallback(f))
+		}
 		for _, rc := range mc.Routes {
 			model := rc.Model
 			if model == "" {
 				model = mc.Name
 			}
-			r.Deployments = append(r.Deployments, engine.Deployment{Provider: byName[rc.Provider], Model: model})
+			r.Deployments = append(r.Deployments, engine.Deployment{Provider: byName[rc.Provider], Model: model, Weight: rc.Weight})
 		}
 		routes = append(routes, r)
 	}
-	m.engine, err = engine.New(ctx, providers, routes, engine.Options{Log: m.Log, Tracer: tracer})
-	return err
+	m.metrics = metrics.New(version, func() float64 {
+		if m.recorder == nil {
+			return 0
+		}
+		return float64(m.recorder.Stats().Queued)
+	})
+	m.engine, err = engine.New(ctx, providers, routes, engine.Options{Log: m.Log, Tracer: tracer, Metrics: m.metrics})
+	if err != nil {
+		return err
+	}
+	m.metrics.WatchDeployments(func() []metrics.DeploymentState {
+		ds := m.engine.Deployments()
+		out := make([]metrics.DeploymentState, len(ds))
+		for i, d := range ds {
+			out[i] = metrics.DeploymentState{Provider: d.Provider, Model: d.Model, State: d.State, InFlight: d.InFlight}
+		}
+		return out
+	})
+	return nil
 }
 
 // Run builds everything and starts serving. It returns once the listener
@@ -142,11 +164,11 @@ func (m *Main) Run(ctx context.Context) error {
 			m.metrics.RecorderFlushes.WithLabelValues(result).Observe(d.Seconds())
 		},
 	})
-	m.metrics = metrics.New(version, func() float64 { return float64(m.recorder.Stats().Queued) })
 	api := httpapi.New(httpapi.Options{
 		Provider: m.engine, Store: m.store, Recorder: m.recorder, Metrics: m.metrics, Log: m.Log,
 		Tracer: m.engine.Tracer(), MaxBodyBytes: int64(cfg.Server.MaxBodyBytes), MaxInFlight: cfg.Server.MaxInFlight,
 		AccessLog: true, LogContent: cfg.Log.Content,
+		Status: func() any { return map[string]any{"deployments": m.engine.Deployments()} },
 	})
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
