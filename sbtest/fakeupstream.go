@@ -46,3 +46,11 @@ func (f *FakeUpstream) AnthropicBaseURL() string { return f.URL }
 
 // Client returns an HTTP client for the fake that the cleanup also closes.
 func (f *FakeUpstream) Client() *http.Client { return f.ts.Client() }
+
+// Kill stops the fake abruptly, as if its process died: open connections
+// are cut and new ones are refused.
+func (f *FakeUpstream) Kill() {
+	f.ts.CloseClientConnections()
+	f.ts.Listener.Close()
+	f.ts.CloseClientConnections()
+}
