@@ -123,7 +123,7 @@ func (m *Metrics) Handler() http.Handler {
 // DeploymentState is what the breaker collector reports for one deployment.
 type DeploymentState struct {
 	Provider, Model, State string
-	InFlight                int64
+	InFlight               int64
 }
 
 // WatchDeployments exports the circuit-breaker state and in-flight count of
