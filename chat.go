@@ -227,20 +227,20 @@ func DecodeChatRequest(body []byte) (*ChatRequest, error) {
 	}
 	r := &ChatRequest{Raw: body}
 	var haveModel, haveMessages bool
-	err := eachField(body, func(key string, start, end int) error {
+	err := eachField(body, func(k []byte, start, end int) error {
 		v := body[start:end]
-		if isNull(v) && key != "messages" && key != "model" {
+		if isNull(v) && string(k) != "messages" && string(k) != "model" {
 			return nil
 		}
-		switch key {
+		switch string(k) {
 		case "model":
 			haveModel = true
 			r.modelSpan = [2]int{start, end}
-			return decodeString(key, v, &r.Model)
+			return decodeString("model", v, &r.Model)
 		case "messages":
 			haveMessages = true
 			if jsonKind(v) != "array" {
-				return InvalidParam(key, "'messages' must be an array, got %s", jsonKind(v))
+				return InvalidParam("messages", "'messages' must be an array, got %s", jsonKind(v))
 			}
 			n := 0
 			_ = eachElem(v, func(int, []byte) error { n++; return nil })
@@ -254,47 +254,47 @@ func DecodeChatRequest(body []byte) (*ChatRequest, error) {
 				return nil
 			})
 		case "stream":
-			return decodeInto(key, v, &r.Stream, "a boolean")
+			return decodeInto("stream", v, &r.Stream, "a boolean")
 		case "stream_options":
 			r.streamOptsSpan = [2]int{start, end}
 			r.StreamOptions = new(StreamOptions)
-			return decodeInto(key, v, r.StreamOptions, "an object")
+			return decodeInto("stream_options", v, r.StreamOptions, "an object")
 		case "max_tokens":
-			return decodeInto(key, v, &r.MaxTokens, "an integer")
+			return decodeInto("max_tokens", v, &r.MaxTokens, "an integer")
 		case "max_completion_tokens":
-			return decodeInto(key, v, &r.MaxCompletionTokens, "an integer")
+			return decodeInto("max_completion_tokens", v, &r.MaxCompletionTokens, "an integer")
 		case "temperature":
-			return decodeInto(key, v, &r.Temperature, "a number")
+			return decodeInto("temperature", v, &r.Temperature, "a number")
 		case "top_p":
-			return decodeInto(key, v, &r.TopP, "a number")
+			return decodeInto("top_p", v, &r.TopP, "a number")
 		case "n":
-			return decodeInto(key, v, &r.N, "an integer")
+			return decodeInto("n", v, &r.N, "an integer")
 		case "seed":
-			return decodeInto(key, v, &r.Seed, "an integer")
+			return decodeInto("seed", v, &r.Seed, "an integer")
 		case "stop":
 			if k := jsonKind(v); k != "string" && k != "array" {
-				return InvalidParam(key, "'stop' must be a string or an array of strings, got %s", k)
+				return InvalidParam("stop", "'stop' must be a string or an array of strings, got %s", k)
 			}
 			r.Stop = json.RawMessage(v)
 		case "tools":
-			return decodeInto(key, v, &r.Tools, "an array of tool objects")
+			return decodeInto("tools", v, &r.Tools, "an array of tool objects")
 		case "tool_choice":
 			if k := jsonKind(v); k != "string" && k != "object" {
-				return InvalidParam(key, "'tool_choice' must be a string or an object, got %s", k)
+				return InvalidParam("tool_choice", "'tool_choice' must be a string or an object, got %s", k)
 			}
 			r.ToolChoice = json.RawMessage(v)
 		case "response_format":
 			if jsonKind(v) != "object" {
-				return InvalidParam(key, "'response_format' must be an object, got %s", jsonKind(v))
+				return InvalidParam("response_format", "'response_format' must be an object, got %s", jsonKind(v))
 			}
 			r.ResponseFormat = json.RawMessage(v)
 		case "user":
-			return decodeString(key, v, &r.User)
+			return decodeString("user", v, &r.User)
 		default:
 			if r.Extra == nil {
 				r.Extra = make(map[string]json.RawMessage, 4)
 			}
-			r.Extra[key] = json.RawMessage(v)
+			r.Extra[string(k)] = json.RawMessage(v)
 		}
 		return nil
 	})
@@ -339,10 +339,10 @@ func (m *Message) decode(param string, data []byte) error {
 		return InvalidParam(param, "'%s' must be an object, got %s", param, jsonKind(data))
 	}
 	hasContent := false
-	err := eachField(data, func(key string, start, end int) error {
+	err := eachField(data, func(k []byte, start, end int) error {
 		v := data[start:end]
-		p := param + "." + key
-		switch key {
+		p := param + "." + string(k)
+		switch string(k) {
 		case "role":
 			if err := decodeString(p, v, &m.Role); err != nil {
 				return err
@@ -378,7 +378,7 @@ func (m *Message) decode(param string, data []byte) error {
 			if m.Extra == nil {
 				m.Extra = make(map[string]json.RawMessage, 2)
 			}
-			m.Extra[key] = json.RawMessage(v)
+			m.Extra[string(k)] = json.RawMessage(v)
 		}
 		return nil
 	})
@@ -546,9 +546,9 @@ func DecodeChatResponse(body []byte) (*ChatResponse, error) {
 		return nil, errSyntax
 	}
 	r := &ChatResponse{Raw: body}
-	err := eachField(body, func(key string, start, end int) error {
+	err := eachField(body, func(k []byte, start, end int) error {
 		v := body[start:end]
-		switch key {
+		switch string(k) {
 		case "id":
 			return lenientString(v, &r.ID)
 		case "object":
@@ -572,9 +572,9 @@ func DecodeChatResponse(body []byte) (*ChatResponse, error) {
 			}
 			return eachElem(v, func(_ int, elem []byte) error {
 				var c Choice
-				if err := eachField(elem, func(key string, start, end int) error {
+				if err := eachField(elem, func(k []byte, start, end int) error {
 					cv := elem[start:end]
-					switch key {
+					switch string(k) {
 					case "index":
 						var n int64
 						err := lenientInt(cv, &n)
@@ -609,9 +609,9 @@ func DecodeChunk(data []byte) (*Chunk, error) {
 		return nil, errSyntax
 	}
 	c := &Chunk{Raw: data}
-	err := eachField(data, func(key string, start, end int) error {
+	err := eachField(data, func(k []byte, start, end int) error {
 		v := data[start:end]
-		switch key {
+		switch string(k) {
 		case "id":
 			return lenientString(v, &c.ID)
 		case "object":
@@ -636,9 +636,9 @@ func DecodeChunk(data []byte) (*Chunk, error) {
 			c.Choices = make([]ChunkChoice, 0, 1)
 			return eachElem(v, func(_ int, elem []byte) error {
 				var cc ChunkChoice
-				if err := eachField(elem, func(key string, start, end int) error {
+				if err := eachField(elem, func(k []byte, start, end int) error {
 					cv := elem[start:end]
-					switch key {
+					switch string(k) {
 					case "index":
 						var n int64
 						err := lenientInt(cv, &n)
@@ -679,9 +679,9 @@ func (m *Message) decodeLenient(data []byte) error {
 	if isNull(data) {
 		return nil
 	}
-	return eachField(data, func(key string, start, end int) error {
+	return eachField(data, func(k []byte, start, end int) error {
 		v := data[start:end]
-		switch key {
+		switch string(k) {
 		case "role":
 			return lenientString(v, &m.Role)
 		case "content":
@@ -708,7 +708,7 @@ func (m *Message) decodeLenient(data []byte) error {
 			if m.Extra == nil {
 				m.Extra = make(map[string]json.RawMessage, 2)
 			}
-			m.Extra[key] = json.RawMessage(v)
+			m.Extra[string(k)] = json.RawMessage(v)
 		}
 		return nil
 	})
@@ -716,15 +716,15 @@ func (m *Message) decodeLenient(data []byte) error {
 
 // decode reads OpenAI's usage object, the fields Usage names.
 func (u *Usage) decode(data []byte) error {
-	return eachField(data, func(key string, start, end int) error {
+	return eachField(data, func(k []byte, start, end int) error {
 		v := data[start:end]
 		var n int64
-		switch key {
+		switch string(k) {
 		case "prompt_tokens", "completion_tokens", "total_tokens":
 			if err := lenientInt(v, &n); err != nil {
 				return err
 			}
-			switch key {
+			switch string(k) {
 			case "prompt_tokens":
 				u.PromptTokens = int(n)
 			case "completion_tokens":

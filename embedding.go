@@ -85,26 +85,26 @@ func DecodeEmbeddingRequest(body []byte) (*EmbeddingRequest, error) {
 		return nil, Errorf(CodeInvalidRequest, "request body must be a JSON object, got %s", jsonKind(body))
 	}
 	r := &EmbeddingRequest{Raw: body}
-	err := eachField(body, func(key string, start, end int) error {
+	err := eachField(body, func(k []byte, start, end int) error {
 		v := body[start:end]
-		switch key {
+		switch string(k) {
 		case "model":
 			r.modelSpan = [2]int{start, end}
-			return decodeString(key, v, &r.Model)
+			return decodeString("model", v, &r.Model)
 		case "input":
 			r.Input = json.RawMessage(v)
 		case "encoding_format":
 			r.formatSpan = [2]int{start, end}
-			return decodeString(key, v, &r.EncodingFormat)
+			return decodeString("encoding_format", v, &r.EncodingFormat)
 		case "dimensions":
-			return decodeInto(key, v, &r.Dimensions, "an integer")
+			return decodeInto("dimensions", v, &r.Dimensions, "an integer")
 		case "user":
-			return decodeString(key, v, &r.User)
+			return decodeString("user", v, &r.User)
 		default:
 			if r.Extra == nil {
 				r.Extra = make(map[string]json.RawMessage, 2)
 			}
-			r.Extra[key] = json.RawMessage(v)
+			r.Extra[string(k)] = json.RawMessage(v)
 		}
 		return nil
 	})

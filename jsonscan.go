@@ -89,8 +89,10 @@ func skipValue(data []byte, i int) (int, error) {
 }
 
 // eachField calls fn for every field of the JSON object in data, with the
-// field's key (unescaped) and the span [start, end) of its value in data.
-func eachField(data []byte, fn func(key string, start, end int) error) error {
+// field's key (unescaped; it aliases data unless the key has escapes, so
+// callers switch on string(key) without allocating and copy it to keep it)
+// and the span [start, end) of its value in data.
+func eachField(data []byte, fn func(key []byte, start, end int) error) error {
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
 		return errSyntax
@@ -107,7 +109,7 @@ func eachField(data []byte, fn func(key string, start, end int) error) error {
 		if err != nil {
 			return err
 		}
-		key, err := unquote(data[i:kEnd])
+		key, err := rawKey(data[i:kEnd])
 		if err != nil {
 			return err
 		}
@@ -217,4 +219,20 @@ func jsonKind(v []byte) string {
 func isNull(v []byte) bool {
 	i := skipSpace(v, 0)
 	return len(v)-i >= 4 && string(v[i:i+4]) == "null"
+}
+
+// rawKey returns the bytes of a JSON string literal used as an object key,
+// without allocating unless it holds escapes.
+func rawKey(lit []byte) ([]byte, error) {
+	if len(lit) < 2 || lit[0] != '"' || lit[len(lit)-1] != '"' {
+		return nil, errSyntax
+	}
+	inner := lit[1 : len(lit)-1]
+	for _, c := range inner {
+		if c == '\\' || c < 0x20 {
+			s, err := unquote(lit)
+			return []byte(s), err
+		}
+	}
+	return inner, nil
 }
