@@ -109,7 +109,11 @@ func (d *deployment) state() string {
 	if d.breaker == nil {
 		return StateClosed
 	}
-	switch d.breaker.State() {
+	return stateName(d.breaker.State())
+}
+
+func stateName(s gobreaker.State) string {
+	switch s {
 	case gobreaker.StateOpen:
 		return StateOpen
 	case gobreaker.StateHalfOpen:

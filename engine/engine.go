@@ -50,6 +50,9 @@ type Options struct {
 	Now func() time.Time
 	// Sleep waits for d or until ctx is done (tests inject a fake).
 	Sleep func(ctx context.Context, d time.Duration) error
+	// OnBreakerChange, when set, is called on every circuit-breaker
+	// transition with the state names (closed, half_open, open).
+	OnBreakerChange func(provider, model, from, to string)
 }
 
 // Engine is the router. It implements switchboard.Provider, Embedder,
@@ -64,6 +67,7 @@ type Engine struct {
 	metrics     *metrics.Metrics
 	now         func() time.Time
 	sleep       func(ctx context.Context, d time.Duration) error
+	onBreaker   func(provider, model, from, to string)
 }
 
 var (
@@ -78,7 +82,8 @@ var (
 // routes to them.
 func New(ctx context.Context, providers []*Provider, routes []*Route, opts Options) (*Engine, error) {
 	e := &Engine{providers: map[string]*Provider{}, routes: map[string]*route{}, deployments: map[string]*deployment{},
-		log: opts.Log, tracer: opts.Tracer, metrics: opts.Metrics, now: opts.Now, sleep: opts.Sleep}
+		log: opts.Log, tracer: opts.Tracer, metrics: opts.Metrics, now: opts.Now, sleep: opts.Sleep,
+		onBreaker: opts.OnBreakerChange}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -151,7 +156,10 @@ func (e *Engine) deployment(p *Provider, model string) *deployment {
 	}
 	d := newDeployment(p, model, p.Breaker, func(d *deployment, from, to gobreaker.State) {
 		e.log.Warn("circuit breaker state changed", switchboard.LogKeyProvider, d.provider.Name,
-			switchboard.LogKeyModel, d.model, "from", from.String(), "to", to.String())
+			switchboard.LogKeyModel, d.model, "from", stateName(from), "to", stateName(to))
+		if e.onBreaker != nil {
+			e.onBreaker(d.provider.Name, d.model, stateName(from), stateName(to))
+		}
 	})
 	e.deployments[key] = d
 	return d

@@ -121,6 +121,11 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) (err error) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	_, err = w.Write(body)
+	if err == nil {
+		// Send the answer now: recording, metrics and the access log run
+		// after the handler, and the client need not wait for them.
+		err = http.NewResponseController(w).Flush()
+	}
 	if err != nil {
 		return &switchboard.Error{Code: switchboard.CodeCanceled, Message: "client went away", Err: err}
 	}

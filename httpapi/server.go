@@ -104,6 +104,8 @@ func (s *Server) routes() http.Handler {
 	}
 	mux.Handle("POST /v1/chat/completions", api(s.chat))
 	mux.Handle("POST /v1/embeddings", api(s.embeddings))
+	mux.Handle("POST /v1/messages", s.anthropicAPI(s.messages))
+	mux.Handle("POST /v1/messages/count_tokens", s.anthropicAPI(s.countTokens))
 	mux.Handle("GET /v1/models", s.wrap(s.listModels))
 	mux.Handle("GET /v1/models/{model...}", s.wrap(s.getModel))
 	mux.Handle("GET /healthz", s.wrap(s.healthz))

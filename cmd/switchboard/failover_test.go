@@ -25,7 +25,17 @@ func TestFailoverUnderLoad(t *testing.T) {
 	a := sbtest.NewFakeUpstream(t, fakeupstream.Options{})
 	b := sbtest.NewFakeUpstream(t, fakeupstream.Options{})
 	const cooldown = 700 * time.Millisecond
-	m, base := startGateway(t, `
+	var tmu sync.Mutex
+	var transitions []transition
+	_, base := startGatewayWith(t, func(m *Main) {
+		m.OnBreakerChange = func(provider, model, from, to string) {
+			if provider == "a" {
+				tmu.Lock()
+				transitions = append(transitions, transition{to, time.Now()})
+				tmu.Unlock()
+			}
+		}
+	}, `
 providers:
   a: {type: openai, base_url: `+a.OpenAIBaseURL()+`, breaker: {failures: 5, cooldown: `+cooldown.String()+`}, timeouts: {connect: 1s}}
   b: {type: openai, base_url: `+b.OpenAIBaseURL()+`, breaker: {failures: 5, cooldown: `+cooldown.String()+`}}
@@ -78,27 +88,21 @@ models:
 	a.Kill()
 	killedAt := time.Now()
 
-	var openedAt, halfOpenAt time.Time
-	state := func() string {
-		for _, d := range m.engine.Deployments() {
-			if d.Provider == "a" {
-				return d.State
-			}
-		}
-		return ""
-	}
-	for time.Since(killedAt) < 3*time.Second {
-		switch st := state(); {
-		case st == engine.StateOpen && openedAt.IsZero():
-			openedAt = time.Now()
-		case st == engine.StateHalfOpen && !openedAt.IsZero() && halfOpenAt.IsZero():
-			halfOpenAt = time.Now()
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	time.Sleep(3 * time.Second)
 	close(stop)
 	wg.Wait()
 
+	tmu.Lock()
+	var openedAt, halfOpenAt time.Time
+	for _, tr := range transitions {
+		switch {
+		case tr.to == engine.StateOpen && openedAt.IsZero():
+			openedAt = tr.at
+		case tr.to == engine.StateHalfOpen && !openedAt.IsZero() && halfOpenAt.IsZero():
+			halfOpenAt = tr.at
+		}
+	}
+	tmu.Unlock()
 	if n := failed.Load(); n != 0 {
 		t.Errorf("%d client errors after killing one of two upstreams, want 0 (first: %v)", n, firstErr.Load())
 	}
@@ -119,4 +123,9 @@ models:
 	}
 	t.Logf("%d ok, %d failed; a served %d before the kill; breaker open %v after the kill, half-open %v later; successes per 100ms: %v",
 		ok.Load(), failed.Load(), aBefore, openedAt.Sub(killedAt).Round(time.Millisecond), halfOpenAt.Sub(openedAt).Round(time.Millisecond), slots)
+}
+
+type transition struct {
+	to string
+	at time.Time
 }

@@ -27,6 +27,12 @@ import (
 // (storage under t.TempDir()), and closes it at cleanup.
 func startGateway(t *testing.T, yaml string, sets ...string) (*Main, string) {
 	t.Helper()
+	return startGatewayWith(t, nil, yaml, sets...)
+}
+
+// startGatewayWith is startGateway with a hook to adjust Main before it runs.
+func startGatewayWith(t *testing.T, adjust func(*Main), yaml string, sets ...string) (*Main, string) {
+	t.Helper()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "switchboard.yaml")
 	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
@@ -38,6 +44,9 @@ func startGateway(t *testing.T, yaml string, sets ...string) (*Main, string) {
 	sets = append([]string{"server.listen=127.0.0.1:0", "storage.dsn=" + filepath.Join(dir, "sb.db")}, sets...)
 	if err := m.Load([]string{file}, sets); err != nil {
 		t.Fatal(err)
+	}
+	if adjust != nil {
+		adjust(m)
 	}
 	if err := m.Run(t.Context()); err != nil {
 		t.Fatal(err)

@@ -34,6 +34,8 @@ type Main struct {
 	Addr string
 	// Env looks up environment variables (os.LookupEnv by default).
 	Env func(string) (string, bool)
+	// OnBreakerChange, when set, observes circuit-breaker transitions.
+	OnBreakerChange func(provider, model, from, to string)
 
 	stderr   io.Writer
 	store    switchboard.Store
@@ -130,7 +132,8 @@ func (m *Main) Build(ctx context.Context) error {
 		}
 		return float64(m.recorder.Stats().Queued)
 	})
-	m.engine, err = engine.New(ctx, providers, routes, engine.Options{Log: m.Log, Tracer: tracer, Metrics: m.metrics})
+	m.engine, err = engine.New(ctx, providers, routes, engine.Options{Log: m.Log, Tracer: tracer, Metrics: m.metrics,
+		OnBreakerChange: m.OnBreakerChange})
 	if err != nil {
 		return err
 	}
