@@ -78,6 +78,9 @@ type Log struct {
 	Format string `yaml:"format"`
 	// Content logs prompt and completion text when true.
 	Content bool `yaml:"content"`
+	// FlushInterval batches log writes: lines are written at most this
+	// long after they were logged, in one syscall. 0 writes every line at once.
+	FlushInterval time.Duration `yaml:"flush_interval"`
 }
 
 // Tracing configures OpenTelemetry export over OTLP/HTTP.
@@ -242,7 +245,7 @@ func Default() *Config {
 			IdleTimeout:       120 * time.Second,
 		},
 		Storage: Storage{Driver: defaultDriver, DSN: defaultDSN},
-		Log:     Log{Level: "info", Format: "text"},
+		Log:     Log{Level: "info", Format: "text", FlushInterval: 100 * time.Millisecond},
 		Tracing: Tracing{ServiceName: "switchboard", SampleRatio: 1.0},
 		Recorder: Recorder{
 			QueueSize:     10000,

@@ -108,7 +108,7 @@ func TestZeroConfig(t *testing.T) {
 			IdleTimeout:       120 * time.Second,
 		},
 		Storage:  Storage{Driver: "sqlite", DSN: "./data/switchboard.db"},
-		Log:      Log{Level: "info", Format: "text"},
+		Log:      Log{Level: "info", Format: "text", FlushInterval: 100 * time.Millisecond},
 		Tracing:  Tracing{ServiceName: "switchboard", SampleRatio: 1},
 		Recorder: Recorder{QueueSize: 10000, BatchSize: 500, FlushInterval: 200 * time.Millisecond},
 		Providers: []*Provider{{Name: "mock", Type: "mock", Timeouts: switchboard.Timeouts{

@@ -214,7 +214,7 @@ func TestUnknownKeys(t *testing.T) {
 		{"route", "models:\n  m:\n    routes:\n      - {provider: a, modle: b}\n",
 			`a.yaml:4: unknown key "modle" in models.m.routes[0] (allowed: model, provider, weight)`},
 		{"all reported", "log: {levle: x}\nrecorder: {size: 1}\n",
-			`a.yaml:1: unknown key "levle" in log (allowed: content, format, level)` + "\n" +
+			`a.yaml:1: unknown key "levle" in log (allowed: content, flush_interval, format, level)` + "\n" +
 				`a.yaml:2: unknown key "size" in recorder (allowed: batch_size, flush_interval, queue_size)`},
 	}
 	for _, tc := range tests {

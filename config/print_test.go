@@ -30,6 +30,7 @@ log:
   level: info
   format: text
   content: false
+  flush_interval: 100ms
 tracing:
   endpoint: ""
   service_name: switchboard

@@ -17,6 +17,7 @@ import (
 	"github.com/switchboard-ai/switchboard/config"
 	"github.com/switchboard-ai/switchboard/engine"
 	"github.com/switchboard-ai/switchboard/httpapi"
+	"github.com/switchboard-ai/switchboard/internal/logbuf"
 	"github.com/switchboard-ai/switchboard/metrics"
 	"github.com/switchboard-ai/switchboard/recorder"
 	"github.com/switchboard-ai/switchboard/tracing"
@@ -48,6 +49,7 @@ type Main struct {
 	inflight sync.WaitGroup
 	cancel   context.CancelFunc
 	closed   bool
+	logbuf   *logbuf.Writer
 }
 
 // NewMain returns a Main that logs to stderr.
@@ -65,7 +67,12 @@ func (m *Main) Load(files, sets []string) error {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	m.Config = cfg
-	m.Log = newLogger(m.stderr, cfg.Log.Level, cfg.Log.Format)
+	out := m.stderr
+	if cfg.Log.FlushInterval > 0 {
+		m.logbuf = logbuf.New(m.stderr, 64<<10, cfg.Log.FlushInterval)
+		out = m.logbuf
+	}
+	m.Log = newLogger(out, cfg.Log.Level, cfg.Log.Format)
 	return nil
 }
 
@@ -262,6 +269,9 @@ func (m *Main) Close(ctx context.Context) error {
 	err := errors.Join(errs...)
 	if err == nil && m.srv != nil {
 		m.Log.Info("stopped cleanly")
+	}
+	if m.logbuf != nil {
+		_ = m.logbuf.Close()
 	}
 	return err
 }
