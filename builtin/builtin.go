@@ -3,8 +3,12 @@
 package builtin
 
 import (
-	_ "github.com/switchboard-ai/switchboard/postgres"        // store.postgres
-	_ "github.com/switchboard-ai/switchboard/provider/mock"   // provider.mock
-	_ "github.com/switchboard-ai/switchboard/provider/openai" // provider.openai, provider.openai-compatible
-	_ "github.com/switchboard-ai/switchboard/sqlite"          // store.sqlite
+	_ "github.com/switchboard-ai/switchboard/postgres"             // store.postgres
+	_ "github.com/switchboard-ai/switchboard/provider/azure"       // provider.azure-openai
+	_ "github.com/switchboard-ai/switchboard/provider/gemini"      // provider.gemini
+	_ "github.com/switchboard-ai/switchboard/provider/huggingface" // provider.huggingface
+	_ "github.com/switchboard-ai/switchboard/provider/mock"        // provider.mock
+	_ "github.com/switchboard-ai/switchboard/provider/ollama"      // provider.ollama
+	_ "github.com/switchboard-ai/switchboard/provider/openai"      // provider.openai, provider.openai-compatible
+	_ "github.com/switchboard-ai/switchboard/sqlite"               // store.sqlite
 )

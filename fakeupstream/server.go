@@ -99,6 +99,10 @@ func (s *Server) routes() {
 	mux.Handle("GET /v1/models/{model}", s.route(s.model))
 	mux.Handle("POST /v1/messages", s.route(s.messages))
 	mux.Handle("POST /v1/messages/count_tokens", s.route(s.countTokens))
+	s.ollamaRoutes(mux)
+	s.huggingfaceRoutes(mux)
+	s.geminiRoutes(mux)
+	s.azureRoutes(mux)
 	mux.Handle("/", s.route(s.notFound))
 	s.mux = mux
 }

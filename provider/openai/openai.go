@@ -35,6 +35,16 @@ type Config struct {
 	MaxConns int `yaml:"max_conns" json:"max_conns"`
 }
 
+// Options are hooks for providers built on this one that speak OpenAI's wire
+// format at other URLs (azure-openai). Config files never set them; the zero
+// value is plain OpenAI.
+type Options struct {
+	// URL, when set, returns the full URL of the operation op
+	// ("chat/completions", "embeddings" or "models") for the upstream model
+	// (empty for "models"), instead of BaseURL + "/" + op.
+	URL func(op, model string) string
+}
+
 // DefaultBaseURL is OpenAI's public API root.
 const DefaultBaseURL = "https://api.openai.com/v1"
 
@@ -58,6 +68,7 @@ type Client struct {
 	timeouts switchboard.Timeouts
 	log      *slog.Logger
 	header   http.Header
+	url      func(op, model string) string
 }
 
 var (
@@ -81,6 +92,11 @@ func factory(_ context.Context, dec switchboard.Decoder, deps switchboard.Deps) 
 
 // New returns a client for the upstream cfg describes.
 func New(cfg Config, deps switchboard.Deps) (*Client, error) {
+	return NewWithOptions(cfg, deps, Options{})
+}
+
+// NewWithOptions is New with the hooks of opts.
+func NewWithOptions(cfg Config, deps switchboard.Deps, opts Options) (*Client, error) {
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = DefaultBaseURL
 	}
@@ -94,6 +110,7 @@ func New(cfg Config, deps switchboard.Deps) (*Client, error) {
 		log:      deps.Log,
 		http:     deps.HTTP,
 		header:   http.Header{},
+		url:      opts.URL,
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -146,12 +163,18 @@ func (c *Client) Close() error {
 	return nil
 }
 
-func (c *Client) newRequest(ctx context.Context, method, path string, body []byte) (*http.Request, error) {
+// newRequest returns a request for the operation op ("chat/completions",
+// "embeddings", "models") on model, with the client's headers.
+func (c *Client) newRequest(ctx context.Context, method, op, model string, body []byte) (*http.Request, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	u := c.base + "/" + op
+	if c.url != nil {
+		u = c.url(op, model)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
 		return nil, fmt.Errorf("openai: new request: %w", err)
 	}
@@ -182,7 +205,7 @@ func (c *Client) Chat(ctx context.Context, model string, r *switchboard.ChatRequ
 	if err != nil {
 		return nil, fmt.Errorf("openai: encode request: %w", err)
 	}
-	req, err := c.newRequest(ctx, http.MethodPost, "/chat/completions", body)
+	req, err := c.newRequest(ctx, http.MethodPost, "chat/completions", model, body)
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +241,7 @@ func (c *Client) Embed(ctx context.Context, model string, r *switchboard.Embeddi
 	if err != nil {
 		return nil, fmt.Errorf("openai: encode request: %w", err)
 	}
-	req, err := c.newRequest(ctx, http.MethodPost, "/embeddings", body)
+	req, err := c.newRequest(ctx, http.MethodPost, "embeddings", model, body)
 	if err != nil {
 		return nil, err
 	}
@@ -240,7 +263,7 @@ func (c *Client) Embed(ctx context.Context, model string, r *switchboard.Embeddi
 
 // Models implements switchboard.ModelLister.
 func (c *Client) Models(ctx context.Context) ([]switchboard.Model, error) {
-	req, err := c.newRequest(ctx, http.MethodGet, "/models", nil)
+	req, err := c.newRequest(ctx, http.MethodGet, "models", "", nil)
 	if err != nil {
 		return nil, err
 	}

@@ -228,3 +228,56 @@ func FuzzDecodeChunk(f *testing.F) {
 		_ = UpstreamError(500, http.Header{}, data)
 	})
 }
+
+func TestOptionsURL(t *testing.T) {
+	t.Parallel()
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.Method+" "+r.URL.RequestURI())
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/chat/completions") && r.Header.Get("Accept") == "text/event-stream":
+			w.Header().Set("Content-Type", "text/event-stream")
+			io.WriteString(w, "data: [DONE]\n\n")
+		case strings.HasSuffix(r.URL.Path, "/chat/completions"):
+			io.WriteString(w, `{"id":"c","object":"chat.completion","created":1,"model":"m","choices":[]}`)
+		case strings.HasSuffix(r.URL.Path, "/embeddings"):
+			io.WriteString(w, `{"object":"list","data":[],"model":"m"}`)
+		default:
+			io.WriteString(w, `{"data":[]}`)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	url := func(op, model string) string { return srv.URL + "/deploy/" + model + "/" + op + "?v=1" }
+	c, err := NewWithOptions(Config{BaseURL: srv.URL}, switchboard.Deps{}, Options{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if _, err := c.Chat(ctx, "m1", chatReq(t, `{"model":"a","messages":[{"role":"user","content":"x"}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.ChatStream(ctx, "m2", chatReq(t, `{"model":"a","stream":true,"messages":[{"role":"user","content":"x"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	er, err := switchboard.DecodeEmbeddingRequest([]byte(`{"model":"e","input":"x"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Embed(ctx, "m3", er); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Models(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"POST /deploy/m1/chat/completions?v=1",
+		"POST /deploy/m2/chat/completions?v=1",
+		"POST /deploy/m3/embeddings?v=1",
+		"GET /deploy//models?v=1",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got requests\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

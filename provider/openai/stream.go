@@ -20,7 +20,7 @@ func (c *Client) ChatStream(ctx context.Context, model string, r *switchboard.Ch
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	req, err := c.newRequest(ctx, http.MethodPost, "/chat/completions", body)
+	req, err := c.newRequest(ctx, http.MethodPost, "chat/completions", model, body)
 	if err != nil {
 		cancel()
 		return nil, err
