@@ -213,7 +213,13 @@ func (s *Server) authorized(r *http.Request) bool {
 		subtle.ConstantTimeCompare([]byte(strings.TrimSpace(auth)), key) == 1 {
 		return true
 	}
-	return subtle.ConstantTimeCompare([]byte(r.Header.Get("X-Api-Key")), key) == 1
+	// Anthropic's x-api-key, Gemini's x-goog-api-key, Azure's api-key.
+	for _, h := range []string{"X-Api-Key", "X-Goog-Api-Key", "Api-Key"} {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get(h)), key) == 1 {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) record(r *http.Request, body []byte) {
