@@ -4,6 +4,7 @@ package builtin
 
 import (
 	_ "github.com/switchboard-ai/switchboard/postgres"             // store.postgres
+	_ "github.com/switchboard-ai/switchboard/provider/anthropic"   // provider.anthropic
 	_ "github.com/switchboard-ai/switchboard/provider/azure"       // provider.azure-openai
 	_ "github.com/switchboard-ai/switchboard/provider/gemini"      // provider.gemini
 	_ "github.com/switchboard-ai/switchboard/provider/huggingface" // provider.huggingface

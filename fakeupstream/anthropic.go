@@ -33,7 +33,8 @@ func anthropicHeaders(h http.Header, status int, retryAfter time.Duration) {
 
 // decodeAnthropic reads and validates a Messages request as Anthropic does:
 // the anthropic-version header, then model, messages and, unless counting
-// tokens, max_tokens. It writes the 400 itself and reports false.
+// tokens, max_tokens, then the fields and content blocks (checkAnthropic).
+// It writes the 400 itself and reports false.
 func (s *Server) decodeAnthropic(w http.ResponseWriter, r *http.Request, c *call, counting bool) (*anthropicRequest, mock.Options, bool) {
 	fail := func(msg string) (*anthropicRequest, mock.Options, bool) {
 		writeAnthropicError(w, http.StatusBadRequest, "invalid_request_error", msg, 0)
@@ -65,6 +66,9 @@ func (s *Server) decodeAnthropic(w http.ResponseWriter, r *http.Request, c *call
 		if len(m.Content) == 0 {
 			return fail("messages." + strconv.Itoa(i) + ".content: Field required")
 		}
+	}
+	if msg := checkAnthropic(c.body, &req, counting); msg != "" {
+		return fail(msg)
 	}
 	opts, err := mock.ParseOptions(req.Mock, r.Header)
 	if err != nil {

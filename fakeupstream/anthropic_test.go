@@ -175,3 +175,49 @@ func TestAnthropicCountTokensAndModels(t *testing.T) {
 		t.Errorf("GET /v1/models with anthropic-version: got %s, want Anthropic's model list", body)
 	}
 }
+
+// TestAnthropicValidation checks the fake rejects what Anthropic rejects, so
+// that translations into Anthropic's format are tested against its rules.
+func TestAnthropicValidation(t *testing.T) {
+	t.Parallel()
+	_, url := newServer(t, fakeupstream.Options{})
+	msg := func(content string) string {
+		return `{"model":"mock-echo","max_tokens":10,"messages":[{"role":"user","content":` + content + `}]}`
+	}
+	const toolUse = `{"role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"f","input":{}}]}`
+	tests := []struct {
+		name, path, body, wantMessage string
+	}{
+		{"unknown field", "/v1/messages", `{"model":"m","max_tokens":5,"n":2,"messages":[{"role":"user","content":"x"}]}`, "n: Extra inputs are not permitted"},
+		{"count_tokens takes no max_tokens", "/v1/messages/count_tokens", `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"x"}]}`, "max_tokens: Extra inputs are not permitted"},
+		{"empty text block", "/v1/messages", msg(`[{"type":"text","text":""}]`), "messages: text content blocks must be non-empty"},
+		{"image media type", "/v1/messages", msg(`[{"type":"image","source":{"type":"base64","media_type":"image/bmp","data":"AAAA"}}]`), "messages.0.content.0.source.media_type: Input should be 'image/jpeg', 'image/png', 'image/gif' or 'image/webp'"},
+		{"image base64", "/v1/messages", msg(`[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"not base64!"}}]`), "messages.0.content.0.source.data: Input should be valid base64 data"},
+		{"image url", "/v1/messages", msg(`[{"type":"image","source":{"type":"url","url":"ftp://x/y.png"}}]`), "messages.0.content.0.source.url: Input should be a valid URL"},
+		{"tool_use from the user", "/v1/messages", msg(`[{"type":"tool_use","id":"t","name":"f","input":{}}]`), "messages.0.content.0.type: tool_use blocks may only appear in assistant messages"},
+		{"orphan tool_result", "/v1/messages", msg(`[{"type":"tool_result","tool_use_id":"toolu_9","content":"x"}]`), "messages.0.content.0: unexpected `tool_use_id` found in `tool_result` blocks: toolu_9. Each `tool_result` block must have a corresponding `tool_use` block in the previous message."},
+		{"unanswered tool_use", "/v1/messages", `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"x"},` + toolUse + `,{"role":"user","content":"no result"}]}`, "messages.1: `tool_use` ids were found without `tool_result` blocks immediately after: toolu_1. Each `tool_use` block must have a corresponding `tool_result` block in the next message."},
+		{"tool_choice without tools", "/v1/messages", `{"model":"m","max_tokens":5,"tool_choice":{"type":"any"},"messages":[{"role":"user","content":"x"}]}`, "tool_choice: tool_choice may only be specified while providing tools"},
+		{"temperature", "/v1/messages", `{"model":"m","max_tokens":5,"temperature":1.5,"messages":[{"role":"user","content":"x"}]}`, "temperature: Input should be less than or equal to 1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			resp, body := mustDo(t, t.Context(), http.MethodPost, url+tc.path, tc.body, anthropicHeaders)
+			var e anthropicErrorBody
+			if resp.StatusCode != http.StatusBadRequest || json.Unmarshal(body, &e) != nil {
+				t.Fatalf("got %d %s, want a 400", resp.StatusCode, body)
+			}
+			if e.Error.Type != "invalid_request_error" || e.Error.Message != tc.wantMessage {
+				t.Errorf("got %q %q, want invalid_request_error %q", e.Error.Type, e.Error.Message, tc.wantMessage)
+			}
+		})
+	}
+	// A well-formed tool round trip with an image in the result passes.
+	ok := `{"model":"mock-echo","max_tokens":10,"messages":[{"role":"user","content":"x"},` + toolUse + `,
+		{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":[{"type":"text","text":"r"},
+		{"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBORw0KGgo="}}]},{"type":"text","text":"and?"}]}]}`
+	if resp, body := mustDo(t, t.Context(), http.MethodPost, url+"/v1/messages", ok, anthropicHeaders); resp.StatusCode != http.StatusOK {
+		t.Errorf("got %d %s, want 200", resp.StatusCode, body)
+	}
+}

@@ -14,14 +14,15 @@ import (
 // anthropicRequest is a POST /v1/messages (or count_tokens) body. Fields the
 // fake does not act on are ignored.
 type anthropicRequest struct {
-	Model      string               `json:"model"`
-	MaxTokens  *int                 `json:"max_tokens"`
-	Messages   []anthropicMessage   `json:"messages"`
-	System     json.RawMessage      `json:"system"`
-	Stream     bool                 `json:"stream"`
-	Tools      []anthropicTool      `json:"tools"`
-	ToolChoice *anthropicToolChoice `json:"tool_choice"`
-	Mock       json.RawMessage      `json:"mock"`
+	Model       string               `json:"model"`
+	MaxTokens   *int                 `json:"max_tokens"`
+	Messages    []anthropicMessage   `json:"messages"`
+	System      json.RawMessage      `json:"system"`
+	Stream      bool                 `json:"stream"`
+	Tools       []anthropicTool      `json:"tools"`
+	ToolChoice  *anthropicToolChoice `json:"tool_choice"`
+	Temperature *float64             `json:"temperature"`
+	Mock        json.RawMessage      `json:"mock"`
 }
 
 type anthropicMessage struct {
@@ -31,13 +32,22 @@ type anthropicMessage struct {
 
 // anthropicBlock is a request content block: text, image, tool_use, tool_result, ….
 type anthropicBlock struct {
-	Type      string          `json:"type"`
-	Text      string          `json:"text"`
-	ID        string          `json:"id"`
-	Name      string          `json:"name"`
-	Input     json.RawMessage `json:"input"`
-	ToolUseID string          `json:"tool_use_id"`
-	Content   json.RawMessage `json:"content"` // tool_result: a string or blocks
+	Type      string           `json:"type"`
+	Text      *string          `json:"text"`
+	Source    *anthropicSource `json:"source"`
+	ID        string           `json:"id"`
+	Name      string           `json:"name"`
+	Input     json.RawMessage  `json:"input"`
+	ToolUseID string           `json:"tool_use_id"`
+	Content   json.RawMessage  `json:"content"` // tool_result: a string or blocks
+}
+
+// anthropicSource is the source of an image block.
+type anthropicSource struct {
+	Type      string `json:"type"`
+	MediaType string `json:"media_type"`
+	Data      string `json:"data"`
+	URL       string `json:"url"`
 }
 
 type anthropicTool struct {
@@ -186,7 +196,9 @@ func (a *anthropicRequest) chatRequest() *switchboard.ChatRequest {
 		for _, b := range blocks {
 			switch b.Type {
 			case "text":
-				text = append(text, b.Text...)
+				if b.Text != nil {
+					text = append(text, *b.Text...)
+				}
 			case "tool_use":
 				msg.ToolCalls = append(msg.ToolCalls, switchboard.ToolCall{
 					ID: b.ID, Type: "function",
@@ -234,8 +246,8 @@ func anthropicText(raw json.RawMessage) string {
 	}
 	var text []byte
 	for _, b := range blocks {
-		if b.Type == "text" {
-			text = append(text, b.Text...)
+		if b.Type == "text" && b.Text != nil {
+			text = append(text, *b.Text...)
 		}
 	}
 	return string(text)

@@ -192,7 +192,12 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request) (err error) {
 	s.setServedHeaders(w, e)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	if _, err := w.Write(body); err != nil {
+	_, err = w.Write(body)
+	if err == nil {
+		// Send the answer now, as chat does: recording runs after the handler.
+		err = http.NewResponseController(w).Flush()
+	}
+	if err != nil {
 		return &switchboard.Error{Code: switchboard.CodeCanceled, Message: "client went away", Err: err}
 	}
 	return nil
