@@ -381,3 +381,34 @@ func setUsage(span trace.Span, model string, u *switchboard.Usage) {
 		)
 	}
 }
+
+// tokenCounter is a provider that counts a request's input tokens upstream.
+type tokenCounter interface {
+	CountTokens(ctx context.Context, model string, req *switchboard.ChatRequest) (int, error)
+}
+
+// CountTokens counts the input tokens of req with the first deployment of
+// model whose provider can count them (Anthropic's count_tokens, for
+// example). It returns an error wrapping errors.ErrUnsupported when none can,
+// so callers fall back to an estimate.
+func (e *Engine) CountTokens(ctx context.Context, model string, req *switchboard.ChatRequest) (int, error) {
+	r, err := e.resolve(model)
+	if err != nil {
+		return 0, err
+	}
+	for _, d := range r.order(switchboard.UnitFromContext(ctx), e.now()) {
+		tc, ok := d.provider.Provider.(tokenCounter)
+		if !ok {
+			continue
+		}
+		if out := switchboard.OutcomeFromContext(ctx); out != nil {
+			out.Provider, out.ProviderType, out.UpstreamModel, out.Model = d.provider.Name, d.provider.Type, d.model, r.Name
+			out.Attempts++
+		}
+		cctx, cancel := withTotal(ctx, d.provider)
+		n, err := tc.CountTokens(cctx, d.model, req)
+		cancel()
+		return n, err
+	}
+	return 0, fmt.Errorf("engine: no deployment of model %q counts tokens: %w", model, errors.ErrUnsupported)
+}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -407,5 +408,30 @@ func TestDirectAddressing(t *testing.T) {
 	}
 	if _, _, err := chat(t, e, "nope", ""); switchboard.ErrorCodeOf(err) != switchboard.CodeNotFound {
 		t.Errorf("got %v, want not_found", err)
+	}
+}
+
+type counter struct{ mock.Provider }
+
+func (counter) CountTokens(_ context.Context, model string, _ *switchboard.ChatRequest) (int, error) {
+	return len(model), nil
+}
+
+func TestCountTokens(t *testing.T) {
+	t.Parallel()
+	plain := &Provider{Name: "plain", Provider: &mock.Provider{}}
+	counting := &Provider{Name: "counting", Provider: counter{}}
+	e, err := New(t.Context(), []*Provider{plain, counting}, []*Route{
+		{Name: "x", Deployments: []Deployment{{Provider: plain, Model: "p"}, {Provider: counting, Model: "twelve-chars"}}},
+		{Name: "y", Deployments: []Deployment{{Provider: plain, Model: "p"}}},
+	}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.CountTokens(t.Context(), "x", &switchboard.ChatRequest{}); err != nil || n != 12 {
+		t.Errorf("got %d %v, want 12 from the counting deployment", n, err)
+	}
+	if _, err := e.CountTokens(t.Context(), "y", &switchboard.ChatRequest{}); !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("got %v, want ErrUnsupported", err)
 	}
 }
