@@ -143,7 +143,7 @@ func (s *Server) wrap(h func(http.ResponseWriter, *http.Request) error) http.Han
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) error {
 	// The mux answers 405 for a known path with another method through this
 	// catch-all too; tell the two apart.
-	for _, p := range []string{"/v1/chat/completions", "/v1/embeddings"} {
+	for _, p := range []string{"/v1/chat/completions", "/v1/embeddings", "/v1/messages", "/v1/messages/count_tokens"} {
 		if r.URL.Path == p {
 			w.Header().Set("Allow", "POST")
 			return &switchboard.Error{Code: switchboard.CodeInvalidRequest, Status: http.StatusMethodNotAllowed,
