@@ -63,3 +63,26 @@ models:
 		})
 	}
 }
+
+// TestShippedConfigsValidate keeps the example configurations true.
+func TestShippedConfigsValidate(t *testing.T) {
+	for _, f := range []string{"../../config.example.yaml", "../../examples/upstream.yaml", "../../bench/gateway.yaml"} {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			abs, err := filepath.Abs(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(abs); err != nil {
+				t.Skipf("%s not present", f)
+			}
+			for _, k := range []string{"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OLLAMA_HOST", "GEMINI_API_KEY"} {
+				t.Setenv(k, "")
+			}
+			t.Chdir(t.TempDir())
+			var out, errb bytes.Buffer
+			if code := run([]string{"config", "validate", "--config", abs, "--set", "storage.dsn=" + filepath.Join(t.TempDir(), "x.db")}, &out, &errb); code != 0 {
+				t.Fatalf("exit %d: %s", code, errb.String())
+			}
+		})
+	}
+}
