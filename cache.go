@@ -35,3 +35,34 @@ type CacheStatser interface {
 
 // Caches holds cache tiers, keyed by their `type:` (memory, disk, redis).
 var Caches = NewRegistry[Cache]("cache")
+
+// CacheControl is what a request asks of the response cache: the HTTP
+// Cache-Control request directives, merged with a `cache` object in the body.
+type CacheControl struct {
+	// NoCache skips the lookup and refreshes the entry with a fresh answer.
+	NoCache bool
+	// NoStore bypasses the cache: no lookup, nothing stored.
+	NoStore bool
+	// MaxAge, when set, accepts only entries younger than it.
+	MaxAge *time.Duration
+	// TTL, when positive, is how long to keep the answer (capped by config).
+	TTL time.Duration
+	// Namespace partitions the tenant's entries further.
+	Namespace string
+	// Force caches the answer even when the request is not deterministic
+	// (the client opted in).
+	Force bool
+}
+
+type cacheControlKey struct{}
+
+// NewContextWithCacheControl returns a context carrying the request's cache directives.
+func NewContextWithCacheControl(ctx context.Context, cc CacheControl) context.Context {
+	return context.WithValue(ctx, cacheControlKey{}, cc)
+}
+
+// CacheControlFromContext returns the request's cache directives, if any.
+func CacheControlFromContext(ctx context.Context) CacheControl {
+	cc, _ := ctx.Value(cacheControlKey{}).(CacheControl)
+	return cc
+}

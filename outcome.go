@@ -25,6 +25,13 @@ type Outcome struct {
 	Model string
 	// Hedged reports that a second, hedged request was sent.
 	Hedged bool
+	// Cache is the response cache's verdict: "hit", "semantic-hit", "miss"
+	// or "bypass"; empty when no cache is configured.
+	Cache string
+	// CacheTier names the tier that served a hit ("memory", "disk", "redis").
+	CacheTier string
+	// Similarity is the cosine similarity of a semantic hit.
+	Similarity float64
 }
 
 type outcomeKey struct{}

@@ -412,3 +412,26 @@ func (e *Engine) CountTokens(ctx context.Context, model string, req *switchboard
 	}
 	return 0, fmt.Errorf("engine: no deployment of model %q counts tokens: %w", model, errors.ErrUnsupported)
 }
+
+// Target is one deployment a model may be served by, as the response cache
+// keys it.
+type Target struct {
+	// Provider is the provider's name in config.
+	Provider string
+	// Model is the upstream model name.
+	Model string
+}
+
+// Candidates returns the deployments of model in configured order (the
+// cache looks an answer up under each), or an error for an unknown model.
+func (e *Engine) Candidates(model string) ([]Target, error) {
+	r, err := e.resolve(model)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Target, len(r.deps))
+	for i, d := range r.deps {
+		out[i] = Target{Provider: d.provider.Name, Model: d.model}
+	}
+	return out, nil
+}
