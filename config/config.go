@@ -28,6 +28,8 @@ type Config struct {
 	Tracing Tracing `yaml:"tracing"`
 	// Recorder configures the asynchronous writer of inference records.
 	Recorder Recorder `yaml:"recorder"`
+	// Cache configures the response cache.
+	Cache Cache `yaml:"-"`
 	// Providers are the upstreams, from the mapping `providers: {name: {type: …}}`,
 	// in file order.
 	Providers []*Provider `yaml:"-"`
@@ -161,6 +163,8 @@ type Model struct {
 	Fallbacks []Fallback `yaml:"fallbacks,omitempty"`
 	// Hedge sends a second request to another route when the first is slow.
 	Hedge Hedge `yaml:"hedge,omitempty"`
+	// Cache overrides the response cache's policy for this model.
+	Cache *ModelCache `yaml:"cache,omitempty"`
 }
 
 // Route sends a model to one provider.
@@ -246,6 +250,7 @@ func Default() *Config {
 		},
 		Storage: Storage{Driver: defaultDriver, DSN: defaultDSN},
 		Log:     Log{Level: "info", Format: "text", FlushInterval: 100 * time.Millisecond},
+		Cache:   Cache{TTL: 24 * time.Hour, MaxTTL: 7 * 24 * time.Hour, Mode: "deterministic", Semantic: SemanticCache{Threshold: 0.97, Embedder: "local"}},
 		Tracing: Tracing{ServiceName: "switchboard", SampleRatio: 1.0},
 		Recorder: Recorder{
 			QueueSize:     10000,

@@ -284,7 +284,7 @@ func isMergeKey(k *yaml.Node) bool {
 // defaults. Providers, models and storage keep their nodes for the plugins.
 func decodeConfig(src *sources, root *yaml.Node, c *Config) error {
 	d := &decoder{src: src, pos: c.pos}
-	rest := withoutKeys(root, "providers", "models", "storage")
+	rest := withoutKeys(root, "providers", "models", "storage", "cache")
 	for i := 0; i+1 < len(rest.Content); {
 		if strings.HasPrefix(rest.Content[i].Value, "x-") { // extension keys: a place for anchors
 			rest.Content = slices.Delete(rest.Content, i, i+2)
@@ -292,7 +292,21 @@ func decodeConfig(src *sources, root *yaml.Node, c *Config) error {
 		}
 		i += 2
 	}
-	d.structure(rest, reflect.ValueOf(c).Elem(), "", []string{"models", "providers", "storage"})
+	d.structure(rest, reflect.ValueOf(c).Elem(), "", []string{"cache", "models", "providers", "storage"})
+
+	if k, n := lookup(root, "cache"); k != nil && !isNull(n) {
+		d.pos["cache"] = src.pos(n)
+		if n.Kind != yaml.MappingNode {
+			d.typeErr(n, "cache", "cannot use %s as a mapping", describe(n, false))
+		} else {
+			d.structure(withoutKeys(n, cacheTierTypes...), reflect.ValueOf(&c.Cache).Elem(), "cache", cacheTierTypes)
+			for _, typ := range cacheTierTypes {
+				if tk, tn := lookup(n, typ); tk != nil {
+					c.Cache.Tiers = append(c.Cache.Tiers, &CacheTier{Type: typ, node: tn, src: src})
+				}
+			}
+		}
+	}
 
 	c.Storage.src = src
 	if k, n := lookup(root, "storage"); k != nil && !isNull(n) {

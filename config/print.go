@@ -24,7 +24,22 @@ func (c *Config) Print(w io.Writer) error {
 	for _, s := range []struct {
 		key string
 		v   any
-	}{{"server", c.Server}, {"storage", nil}, {"log", c.Log}, {"tracing", tracing}, {"recorder", c.Recorder}} {
+	}{{"server", c.Server}, {"storage", nil}, {"log", c.Log}, {"tracing", tracing}, {"recorder", c.Recorder}, {"cache", nil}} {
+		if s.key == "cache" {
+			n, err := encode(c.Cache)
+			if err != nil {
+				return fmt.Errorf("config: print cache: %w", err)
+			}
+			for _, t := range c.Cache.Tiers {
+				tn := mapping()
+				if t.node != nil && !isNull(t.node) {
+					tn = masked(t.node, false)
+				}
+				addPair(n, t.Type, tn)
+			}
+			addPair(root, s.key, n)
+			continue
+		}
 		if s.key == "storage" {
 			addPair(root, s.key, c.Storage.printNode())
 			continue

@@ -40,6 +40,16 @@ recorder:
   queue_size: 10000
   batch_size: 500
   flush_interval: 200ms
+cache:
+  enabled: false
+  ttl: 24h0m0s
+  max_ttl: 168h0m0s
+  mode: deterministic
+  semantic:
+    enabled: false
+    threshold: 0.97
+    embedder: local
+    shadow: false
 providers:
   upstream:
     type: openai

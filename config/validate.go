@@ -88,6 +88,7 @@ func (c *Config) Validate(providerTypes []string) error {
 
 	v.providers(providerTypes)
 	v.models()
+	v.cache()
 	return errors.Join(v.errs...)
 }
 
@@ -184,6 +185,12 @@ func (v *validator) models() {
 		if len(m.Routes) == 0 {
 			v.add(path+".routes", "at least one route is required")
 		}
+		if m.Cache != nil {
+			if m.Cache.Mode != "" && !slices.Contains(CacheModes, m.Cache.Mode) {
+				v.add(path+".cache.mode", "invalid value %q (allowed: %s)", m.Cache.Mode, strings.Join(CacheModes, ", "))
+			}
+			v.nonNegative(path+".cache.ttl", m.Cache.TTL)
+		}
 		if m.Strategy != "" && !slices.Contains(Strategies, m.Strategy) {
 			v.add(path+".strategy", "invalid value %q (allowed: %s)", m.Strategy, strings.Join(Strategies, ", "))
 		}
@@ -263,4 +270,27 @@ func validHeaderName(s string) bool {
 		}
 	}
 	return true
+}
+
+func (v *validator) cache() {
+	c := v.c.Cache
+	if !slices.Contains(CacheModes, c.Mode) {
+		v.add("cache.mode", "invalid value %q (allowed: %s)", c.Mode, strings.Join(CacheModes, ", "))
+	}
+	if c.TTL <= 0 {
+		v.add("cache.ttl", "must be positive, got %s", c.TTL)
+	}
+	if c.MaxTTL < c.TTL {
+		v.add("cache.max_ttl", "must be at least cache.ttl (%s), got %s", c.TTL, c.MaxTTL)
+	}
+	s := c.Semantic
+	if s.Threshold <= 0 || s.Threshold > 1 {
+		v.add("cache.semantic.threshold", "must be in (0, 1], got %g", s.Threshold)
+	}
+	if s.Embedder != "local" && v.c.model(s.Embedder) == nil {
+		v.add("cache.semantic.embedder", "must be \"local\" or a model defined under models:, got %q", s.Embedder)
+	}
+	if c.Enabled && len(c.Tiers) == 0 {
+		v.add("cache", "enabled, but no tier configured: add memory: {}, disk: {…} or redis: {url: …}")
+	}
 }
