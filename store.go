@@ -27,6 +27,16 @@ type Inference struct {
 	OutputTokens  int           `json:"output_tokens"`
 	CachedTokens  int           `json:"cached_tokens"`
 	Attempts      int           `json:"attempts"`
+	// Cache is the response cache's verdict (hit, semantic-hit, miss,
+	// bypass, partial), empty when the cache is off.
+	Cache string `json:"cache,omitempty"`
+	// CacheTier is the tier that served a hit.
+	CacheTier string `json:"cache_tier,omitempty"`
+	// CostUSD is what the upstream call cost: 0 for a cache hit, nil when
+	// the model is unpriced.
+	CostUSD *float64 `json:"cost_usd"`
+	// SavedUSD is, for a cache hit, what the avoided call would have cost.
+	SavedUSD *float64 `json:"saved_usd,omitempty"`
 }
 
 // InferenceFilter selects inference records. Zero fields do not filter.

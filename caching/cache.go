@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -471,4 +472,30 @@ func lastUserText(req *switchboard.ChatRequest) string {
 		}
 	}
 	return ""
+}
+
+// Models forwards to the next provider's model list.
+func (c *Cache) Models(ctx context.Context) ([]switchboard.Model, error) {
+	if l, ok := c.next.(switchboard.ModelLister); ok {
+		return l.Models(ctx)
+	}
+	return nil, nil
+}
+
+// Ping forwards to the next provider's health check.
+func (c *Cache) Ping(ctx context.Context) error {
+	if p, ok := c.next.(switchboard.Pinger); ok {
+		return p.Ping(ctx)
+	}
+	return nil
+}
+
+// CountTokens forwards to the next provider's token counter.
+func (c *Cache) CountTokens(ctx context.Context, model string, req *switchboard.ChatRequest) (int, error) {
+	if tc, ok := c.next.(interface {
+		CountTokens(ctx context.Context, model string, req *switchboard.ChatRequest) (int, error)
+	}); ok {
+		return tc.CountTokens(ctx, model, req)
+	}
+	return 0, fmt.Errorf("caching: %w", errors.ErrUnsupported)
 }

@@ -220,7 +220,7 @@ func TestMaxAgeAndNoStore(t *testing.T) {
 	body := `{"model":"x","temperature":0,"messages":[{"role":"user","content":"hi"}]}`
 	call(t, c, "", body)
 	now = now.Add(time.Minute)
-	ctx := switchboard.NewContextWithCacheControl(context.Background(), ParseCacheControl("max-age=30"))
+	ctx := switchboard.NewContextWithCacheControl(context.Background(), maxAge(30*time.Second))
 	out := &switchboard.Outcome{}
 	if _, err := c.Chat(switchboard.NewContextWithOutcome(ctx, out), "x", req(t, body)); err != nil {
 		t.Fatal(err)
@@ -230,7 +230,7 @@ func TestMaxAgeAndNoStore(t *testing.T) {
 	}
 	u2 := &upstream{served: a}
 	c2, store2 := newCache(t, u2, Options{})
-	ctx = switchboard.NewContextWithCacheControl(context.Background(), ParseCacheControl("no-store"))
+	ctx = switchboard.NewContextWithCacheControl(context.Background(), switchboard.CacheControl{NoStore: true})
 	if _, err := c2.Chat(switchboard.NewContextWithOutcome(ctx, &switchboard.Outcome{}), "x", req(t, body)); err != nil {
 		t.Fatal(err)
 	}
@@ -429,3 +429,5 @@ func TestPieces(t *testing.T) {
 		t.Errorf("pieces lost text")
 	}
 }
+
+func maxAge(d time.Duration) switchboard.CacheControl { return switchboard.CacheControl{MaxAge: &d} }

@@ -25,6 +25,9 @@ var propagator = propagation.TraceContext{}
 // the router fills in and a server span continuing the caller's trace.
 func (s *Server) startInference(r *http.Request, e *entry, op string) (context.Context, trace.Span) {
 	ctx := switchboard.NewContextWithOutcome(r.Context(), &e.outcome)
+	if h := r.Header.Get("Cache-Control"); h != "" {
+		ctx = switchboard.NewContextWithCacheControl(ctx, parseCacheControl(h))
+	}
 	if u := r.Header.Get("X-Switchboard-Unit"); u != "" {
 		ctx = switchboard.NewContextWithUnit(ctx, u)
 	} else if e.unit != "" {
@@ -71,6 +74,15 @@ func (s *Server) endSpan(span trace.Span, e *entry, err error) {
 
 func (s *Server) setServedHeaders(w http.ResponseWriter, e *entry) {
 	h := w.Header()
+	if c := e.outcome.Cache; c != "" {
+		h.Set("X-Switchboard-Cache", c)
+		if e.outcome.CacheTier != "" {
+			h.Set("X-Switchboard-Cache-Tier", e.outcome.CacheTier)
+		}
+		if e.outcome.Similarity > 0 {
+			h.Set("X-Switchboard-Cache-Similarity", strconv.FormatFloat(e.outcome.Similarity, 'f', 4, 64))
+		}
+	}
 	if e.outcome.Provider != "" {
 		h.Set("X-Switchboard-Provider", e.outcome.Provider)
 		h.Set("X-Switchboard-Upstream-Model", e.outcome.UpstreamModel)

@@ -136,7 +136,10 @@ func (s *Server) finish(r *http.Request, sw *statusWriter, e *entry) {
 			if e.ttft > 0 {
 				m.TTFT.WithLabelValues(modelLabel, e.outcome.Provider).Observe(e.ttft.Seconds())
 			}
-			if e.hasUsage {
+			if e.hasUsage && (e.outcome.Cache == "hit" || e.outcome.Cache == "semantic-hit") {
+				m.CacheSavedTokens.WithLabelValues(modelLabel, "input").Add(float64(e.usage.PromptTokens))
+				m.CacheSavedTokens.WithLabelValues(modelLabel, "output").Add(float64(e.usage.CompletionTokens))
+			} else if e.hasUsage {
 				m.Tokens.WithLabelValues(modelLabel, e.outcome.Provider, "input").Add(float64(e.usage.PromptTokens))
 				m.Tokens.WithLabelValues(modelLabel, e.outcome.Provider, "output").Add(float64(e.usage.CompletionTokens))
 				if c := e.usage.CachedTokens(); c > 0 {
@@ -152,7 +155,16 @@ func (s *Server) finish(r *http.Request, sw *statusWriter, e *entry) {
 			Endpoint: e.endpoint, Model: e.model, Provider: e.outcome.Provider, UpstreamModel: e.outcome.UpstreamModel,
 			Stream: e.stream, Status: e.status, ErrorCode: string(e.errCode), Latency: lat, TTFT: e.ttft,
 			InputTokens: e.usage.PromptTokens, OutputTokens: e.usage.CompletionTokens, CachedTokens: e.usage.CachedTokens(),
-			Attempts: e.outcome.Attempts,
+			Attempts: e.outcome.Attempts, Cache: e.outcome.Cache, CacheTier: e.outcome.CacheTier,
+		}
+		if s.costs != nil && e.hasUsage {
+			s.costs(&inf, e.usage)
+			if m != nil && inf.CostUSD != nil && *inf.CostUSD > 0 {
+				m.CostUSD.WithLabelValues(modelLabel, e.outcome.Provider).Add(*inf.CostUSD)
+			}
+			if m != nil && inf.SavedUSD != nil {
+				m.CacheSavedUSD.WithLabelValues(modelLabel).Add(*inf.SavedUSD)
+			}
 		}
 		// Recording outlives the request: a client that left must not lose its record.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 30*time.Second)
@@ -190,6 +202,9 @@ func (s *Server) finish(r *http.Request, sw *statusWriter, e *entry) {
 				slog.Int("input_tokens", e.usage.PromptTokens),
 				slog.Int("output_tokens", e.usage.CompletionTokens),
 			)
+			if e.outcome.Cache != "" {
+				attrs = append(attrs, slog.String("cache", e.outcome.Cache))
+			}
 			if e.ttft > 0 {
 				attrs = append(attrs, slog.Float64("ttft_ms", float64(e.ttft.Microseconds())/1000))
 			}

@@ -55,6 +55,9 @@ type Options struct {
 	LogContent bool
 	// Status, when set, adds detail to /readyz (the router's deployments).
 	Status func() any
+	// Costs, when set, prices an inference: it fills CostUSD (and SavedUSD
+	// for a cache hit) from the usage.
+	Costs func(inf *switchboard.Inference, u switchboard.Usage)
 }
 
 // Server serves the gateway's HTTP API.
@@ -70,6 +73,7 @@ type Server struct {
 	accessLog bool
 	content   bool
 	status    func() any
+	costs     func(inf *switchboard.Inference, u switchboard.Usage)
 	handler   http.Handler
 	bufs      sync.Pool
 }
@@ -77,7 +81,7 @@ type Server struct {
 // New returns a Server.
 func New(o Options) *Server {
 	s := &Server{p: o.Provider, store: o.Store, recorder: o.Recorder, metrics: o.Metrics, log: o.Log,
-		tracer: o.Tracer, maxBody: o.MaxBodyBytes, accessLog: o.AccessLog, content: o.LogContent, status: o.Status}
+		tracer: o.Tracer, maxBody: o.MaxBodyBytes, accessLog: o.AccessLog, content: o.LogContent, status: o.Status, costs: o.Costs}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -46,6 +46,15 @@ type Metrics struct {
 	Fallbacks *prometheus.CounterVec
 	// Hedges counts hedged requests sent, by model.
 	Hedges *prometheus.CounterVec
+	// CacheRequests counts response-cache lookups by model, result and tier.
+	CacheRequests *prometheus.CounterVec
+	// CacheSavedTokens counts tokens not sent upstream thanks to the cache,
+	// by model and direction (input, output).
+	CacheSavedTokens *prometheus.CounterVec
+	// CacheSavedUSD counts the dollars the avoided calls would have cost, by model.
+	CacheSavedUSD *prometheus.CounterVec
+	// CostUSD counts upstream spend in dollars, by model and provider.
+	CostUSD *prometheus.CounterVec
 }
 
 var latencyBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120}
@@ -98,6 +107,18 @@ func New(version string, queueDepth func() float64) *Metrics {
 		Hedges: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_hedges_total", Help: "Hedged requests sent, by model.",
 		}, []string{"model"}),
+		CacheRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_cache_requests_total", Help: "Response-cache lookups by model, result (hit, semantic-hit, miss, bypass, partial) and tier of a hit.",
+		}, []string{"model", "result", "tier"}),
+		CacheSavedTokens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_cache_saved_tokens_total", Help: "Tokens served from the response cache instead of an upstream, by model and direction.",
+		}, []string{"model", "direction"}),
+		CacheSavedUSD: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_cache_saved_usd_total", Help: "Dollars the calls the cache avoided would have cost, by model.",
+		}, []string{"model"}),
+		CostUSD: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_cost_usd_total", Help: "Upstream spend in dollars, by model and provider (priced models only).",
+		}, []string{"model", "provider"}),
 	}
 	if queueDepth == nil {
 		queueDepth = func() float64 { return 0 }
@@ -110,7 +131,8 @@ func New(version string, queueDepth func() float64) *Metrics {
 	})
 	build.Set(1)
 	reg.MustRegister(m.Requests, m.Duration, m.UpstreamDuration, m.TTFT, m.Tokens, m.Errors, m.InFlight, m.Shed,
-		m.RecorderQueue, m.RecorderFlushes, m.RecorderRecords, m.Attempts, m.Retries, m.Fallbacks, m.Hedges, build,
+		m.RecorderQueue, m.RecorderFlushes, m.RecorderRecords, m.Attempts, m.Retries, m.Fallbacks, m.Hedges,
+		m.CacheRequests, m.CacheSavedTokens, m.CacheSavedUSD, m.CostUSD, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -160,4 +182,10 @@ func (c *deploymentCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(deploymentInFlightDesc, prometheus.GaugeValue, float64(s.InFlight), s.Provider, s.Model)
 	}
+}
+
+// CacheResult counts one response-cache lookup; it makes *Metrics a
+// caching.Observer.
+func (m *Metrics) CacheResult(model, result, tier string) {
+	m.CacheRequests.WithLabelValues(model, result, tier).Inc()
 }

@@ -20,7 +20,7 @@ const (
 
 const inferenceColumns = `id, time, request_id, tenant_id, key_id, endpoint, model, provider,
     upstream_model, stream, status, error_code, latency_ns, ttft_ns,
-    input_tokens, output_tokens, cached_tokens, attempts`
+    input_tokens, output_tokens, cached_tokens, attempts, cache, cache_tier, cost_usd, saved_usd`
 
 // insertInferences inserts a whole batch in one statement, one array
 // parameter per column. It beat a pgx.Batch of single-row INSERTs in
@@ -29,7 +29,8 @@ const insertInferences = `INSERT INTO inferences (` + inferenceColumns + `)
 SELECT * FROM unnest(
     $1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
     $9::text[], $10::boolean[], $11::integer[], $12::text[], $13::bigint[], $14::bigint[],
-    $15::bigint[], $16::bigint[], $17::bigint[], $18::integer[])
+    $15::bigint[], $16::bigint[], $17::bigint[], $18::integer[], $19::text[], $20::text[],
+    $21::double precision[], $22::double precision[])
 ON CONFLICT (id) DO NOTHING`
 
 // InsertInferences writes batch in one statement. A record whose ID exists
@@ -59,6 +60,8 @@ func columnsOf(batch []switchboard.Inference) []any {
 		status, attempts                         = make([]int32, n), make([]int32, n)
 		latency, ttft                            = make([]int64, n), make([]int64, n)
 		input, output, cached                    = make([]int64, n), make([]int64, n), make([]int64, n)
+		cache, cacheTier                         = make([]string, n), make([]string, n)
+		cost, saved                              = make([]*float64, n), make([]*float64, n)
 	)
 	for i := range batch {
 		in := &batch[i]
@@ -68,9 +71,11 @@ func columnsOf(batch []switchboard.Inference) []any {
 		latency[i], ttft[i] = int64(in.Latency), int64(in.TTFT)
 		input[i], output[i], cached[i] = int64(in.InputTokens), int64(in.OutputTokens), int64(in.CachedTokens)
 		attempts[i] = int4(in.Attempts)
+		cache[i], cacheTier[i], cost[i], saved[i] = text(in.Cache), text(in.CacheTier), in.CostUSD, in.SavedUSD
 	}
 	return []any{id, tm, requestID, tenantID, keyID, endpoint, model, provider,
-		upstreamModel, stream, status, errCode, latency, ttft, input, output, cached, attempts}
+		upstreamModel, stream, status, errCode, latency, ttft, input, output, cached, attempts,
+		cache, cacheTier, cost, saved}
 }
 
 // text returns s as PostgreSQL accepts it in a text column: NUL bytes
@@ -116,7 +121,7 @@ func (s *Store) ListInferences(ctx context.Context, f switchboard.InferenceFilte
 		)
 		if err := rows.Scan(&in.ID, &in.Time, &in.RequestID, &in.TenantID, &in.KeyID, &in.Endpoint, &in.Model, &in.Provider,
 			&in.UpstreamModel, &in.Stream, &status, &in.ErrorCode, &latency, &ttft,
-			&input, &output, &cached, &attempts); err != nil {
+			&input, &output, &cached, &attempts, &in.Cache, &in.CacheTier, &in.CostUSD, &in.SavedUSD); err != nil {
 			return nil, fmt.Errorf("postgres: list inferences: %w", err)
 		}
 		in.Time = in.Time.UTC()

@@ -59,6 +59,10 @@ func TestStore(t *testing.T, newStore func(t *testing.T) switchboard.Store) {
 				OutputTokens:  4096,
 				CachedTokens:  512,
 				Attempts:      2,
+				Cache:         "hit",
+				CacheTier:     "memory",
+				CostUSD:       ptr(0.0),
+				SavedUSD:      ptr(0.012345678),
 			},
 			{
 				ID:            "inf-error",
@@ -74,6 +78,8 @@ func TestStore(t *testing.T, newStore func(t *testing.T) switchboard.Store) {
 				ErrorCode:     "rate_limited",
 				Latency:       time.Millisecond,
 				Attempts:      3,
+				Cache:         "miss",
+				CostUSD:       ptr(1.5e-6),
 			},
 			{
 				ID:       "inf-minimal",
@@ -411,3 +417,5 @@ func mustCountInferences(tb testing.TB, s switchboard.InferenceStore, f switchbo
 	}
 	return n
 }
+
+func ptr[T any](v T) *T { return &v }

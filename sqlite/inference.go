@@ -18,10 +18,10 @@ const (
 
 const inferenceColumns = `id, time, request_id, tenant_id, key_id, endpoint, model, provider,
     upstream_model, stream, status, error_code, latency_ns, ttft_ns,
-    input_tokens, output_tokens, cached_tokens, attempts`
+    input_tokens, output_tokens, cached_tokens, attempts, cache, cache_tier, cost_usd, saved_usd`
 
 const insertInference = `INSERT INTO inferences (` + inferenceColumns + `)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO NOTHING`
 
 // InsertInferences writes batch in one transaction. A record whose ID exists
@@ -55,7 +55,7 @@ func (s *Store) insert(ctx context.Context, batch []switchboard.Inference) error
 		if _, err := stmt.ExecContext(ctx,
 			in.ID, unixNano(in.Time), in.RequestID, in.TenantID, in.KeyID, in.Endpoint, in.Model, in.Provider,
 			in.UpstreamModel, in.Stream, in.Status, in.ErrorCode, int64(in.Latency), int64(in.TTFT),
-			in.InputTokens, in.OutputTokens, in.CachedTokens, in.Attempts,
+			in.InputTokens, in.OutputTokens, in.CachedTokens, in.Attempts, in.Cache, in.CacheTier, in.CostUSD, in.SavedUSD,
 		); err != nil {
 			return err
 		}
@@ -90,7 +90,7 @@ func (s *Store) ListInferences(ctx context.Context, f switchboard.InferenceFilte
 		)
 		if err := rows.Scan(&in.ID, &ns, &in.RequestID, &in.TenantID, &in.KeyID, &in.Endpoint, &in.Model, &in.Provider,
 			&in.UpstreamModel, &in.Stream, &in.Status, &in.ErrorCode, &latency, &ttft,
-			&in.InputTokens, &in.OutputTokens, &in.CachedTokens, &in.Attempts); err != nil {
+			&in.InputTokens, &in.OutputTokens, &in.CachedTokens, &in.Attempts, &in.Cache, &in.CacheTier, &in.CostUSD, &in.SavedUSD); err != nil {
 			return nil, fmt.Errorf("sqlite: list inferences: %w", err)
 		}
 		in.Time = fromUnixNano(ns)
