@@ -56,6 +56,35 @@ type InferenceStore interface {
 	ListInferences(ctx context.Context, f InferenceFilter) ([]Inference, error)
 	// CountInferences returns the number of matching records.
 	CountInferences(ctx context.Context, f InferenceFilter) (int, error)
+	// SumInferences aggregates matching records grouped by the named
+	// dimensions (any of GroupTenant, GroupKey, GroupModel, GroupDay,
+	// GroupCache), ordered by those dimensions.
+	SumInferences(ctx context.Context, f InferenceFilter, groupBy []string) ([]InferenceSum, error)
+}
+
+// Grouping dimensions of SumInferences.
+const (
+	GroupTenant = "tenant"
+	GroupKey    = "key"
+	GroupModel  = "model"
+	GroupDay    = "day"
+	GroupCache  = "cache"
+)
+
+// InferenceSum is one row of an aggregate over inference records. Only the
+// grouped dimensions are set; Day is YYYY-MM-DD in UTC.
+type InferenceSum struct {
+	Tenant       string  `json:"tenant,omitempty"`
+	KeyID        string  `json:"key,omitempty"`
+	Model        string  `json:"model,omitempty"`
+	Day          string  `json:"day,omitempty"`
+	Cache        string  `json:"cache,omitempty"`
+	Requests     int64   `json:"requests"`
+	InputTokens  int64   `json:"input_tokens"`
+	OutputTokens int64   `json:"output_tokens"`
+	CachedTokens int64   `json:"cached_tokens"`
+	CostUSD      float64 `json:"cost_usd"`
+	SavedUSD     float64 `json:"saved_usd"`
 }
 
 // Store is the database behind the gateway: SQLite by default, PostgreSQL

@@ -299,6 +299,59 @@ func TestStore(t *testing.T, newStore func(t *testing.T) switchboard.Store) {
 		}
 	})
 
+	t.Run("Sum", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		day1 := time.Date(2025, 6, 1, 23, 59, 0, 0, time.UTC)
+		day2 := day1.Add(2 * time.Minute)
+		var batch []switchboard.Inference
+		add := func(id, tenant, model, cache string, at time.Time, in, out int, cost *float64, saved *float64) {
+			batch = append(batch, switchboard.Inference{ID: id, Time: at, TenantID: tenant, KeyID: "k-" + tenant, Model: model,
+				Endpoint: "chat", Status: 200, InputTokens: in, OutputTokens: out, Cache: cache, CostUSD: cost, SavedUSD: saved})
+		}
+		add("s1", "acme", "m1", "miss", day1, 10, 5, ptr(0.5), nil)
+		add("s2", "acme", "m1", "hit", day2, 10, 5, ptr(0.0), ptr(0.5))
+		add("s3", "acme", "m2", "miss", day2, 1, 1, nil, nil) // unpriced
+		add("s4", "globex", "m1", "", day2, 100, 50, ptr(2.25), nil)
+		if err := s.InsertInferences(t.Context(), batch); err != nil {
+			t.Fatal(err)
+		}
+		all, err := s.SumInferences(t.Context(), switchboard.InferenceFilter{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(all) != 1 || all[0].Requests != 4 || all[0].InputTokens != 121 || all[0].OutputTokens != 61 ||
+			!near(all[0].CostUSD, 2.75) || !near(all[0].SavedUSD, 0.5) {
+			t.Errorf("total: got %+v", all)
+		}
+		rows, err := s.SumInferences(t.Context(), switchboard.InferenceFilter{TenantID: "acme"}, []string{switchboard.GroupDay, switchboard.GroupModel, switchboard.GroupCache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []switchboard.InferenceSum{
+			{Day: "2025-06-01", Model: "m1", Cache: "miss", Requests: 1, InputTokens: 10, OutputTokens: 5, CostUSD: 0.5},
+			{Day: "2025-06-02", Model: "m1", Cache: "hit", Requests: 1, InputTokens: 10, OutputTokens: 5, SavedUSD: 0.5},
+			{Day: "2025-06-02", Model: "m2", Cache: "miss", Requests: 1, InputTokens: 1, OutputTokens: 1},
+		}
+		if len(rows) != len(want) {
+			t.Fatalf("got %+v, want %+v", rows, want)
+		}
+		for i := range want {
+			g, w := rows[i], want[i]
+			if g.Day != w.Day || g.Model != w.Model || g.Cache != w.Cache || g.Requests != w.Requests || g.InputTokens != w.InputTokens ||
+				!near(g.CostUSD, w.CostUSD) || !near(g.SavedUSD, w.SavedUSD) || g.Tenant != "" {
+				t.Errorf("row %d: got %+v, want %+v", i, g, w)
+			}
+		}
+		byKey, err := s.SumInferences(t.Context(), switchboard.InferenceFilter{}, []string{switchboard.GroupTenant, switchboard.GroupKey})
+		if err != nil || len(byKey) != 2 || byKey[0].Tenant != "acme" || byKey[0].KeyID != "k-acme" || byKey[1].Requests != 1 {
+			t.Errorf("by tenant and key: got %+v %v", byKey, err)
+		}
+		if _, err := s.SumInferences(t.Context(), switchboard.InferenceFilter{}, []string{"colour"}); err == nil {
+			t.Error("an unknown dimension was accepted")
+		}
+	})
+
 	t.Run("Ping", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
@@ -419,3 +472,5 @@ func mustCountInferences(tb testing.TB, s switchboard.InferenceStore, f switchbo
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func near(a, b float64) bool { return a-b < 1e-9 && b-a < 1e-9 }
