@@ -76,10 +76,15 @@ type Stats struct {
 	Dropped int64
 }
 
+// Inserter is the part of switchboard.InferenceStore the recorder uses.
+type Inserter interface {
+	InsertInferences(ctx context.Context, batch []switchboard.Inference) error
+}
+
 // Recorder is an asynchronous, batched writer of inference records. It is
 // safe for concurrent use.
 type Recorder struct {
-	store switchboard.InferenceStore
+	store Inserter
 	opts  Options
 	log   *slog.Logger
 	queue chan switchboard.Inference
@@ -108,7 +113,7 @@ type Recorder struct {
 // New starts a Recorder writing to store. Call Close to stop it. The
 // recorder reuses its batch buffer, so store must not keep the slice it is
 // given after InsertInferences returns.
-func New(store switchboard.InferenceStore, opts Options) *Recorder {
+func New(store Inserter, opts Options) *Recorder {
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = DefaultQueueSize
 	}
