@@ -413,14 +413,14 @@ func TestDirectAddressing(t *testing.T) {
 
 type counter struct{ mock.Provider }
 
-func (counter) CountTokens(_ context.Context, model string, _ *switchboard.ChatRequest) (int, error) {
+func (*counter) CountTokens(_ context.Context, model string, _ *switchboard.ChatRequest) (int, error) {
 	return len(model), nil
 }
 
 func TestCountTokens(t *testing.T) {
 	t.Parallel()
 	plain := &Provider{Name: "plain", Provider: &mock.Provider{}}
-	counting := &Provider{Name: "counting", Provider: counter{}}
+	counting := &Provider{Name: "counting", Provider: &counter{}}
 	e, err := New(t.Context(), []*Provider{plain, counting}, []*Route{
 		{Name: "x", Deployments: []Deployment{{Provider: plain, Model: "p"}, {Provider: counting, Model: "twelve-chars"}}},
 		{Name: "y", Deployments: []Deployment{{Provider: plain, Model: "p"}}},
