@@ -32,6 +32,9 @@ type Outcome struct {
 	CacheTier string
 	// Similarity is the cosine similarity of a semantic hit.
 	Similarity float64
+	// CacheKey is the cache entry that served a hit, or that a miss was
+	// stored under (purge it by this key).
+	CacheKey string
 }
 
 type outcomeKey struct{}

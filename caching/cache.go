@@ -187,9 +187,9 @@ func (c *Cache) prepare(ctx context.Context, model string, req *switchboard.Chat
 }
 
 // lookup returns a cached answer for the plan's deployments, if any.
-func (c *Cache) lookup(ctx context.Context, p *plan) (*entry, string) {
+func (c *Cache) lookup(ctx context.Context, p *plan) (*entry, string, string) {
 	if p.cc.NoCache {
-		return nil, ""
+		return nil, "", ""
 	}
 	now := c.now()
 	for _, k := range p.keys {
@@ -205,9 +205,9 @@ func (c *Cache) lookup(ctx context.Context, p *plan) (*entry, string) {
 		if p.cc.MaxAge != nil && e.age(now) > *p.cc.MaxAge {
 			continue
 		}
-		return e, tier
+		return e, tier, k
 	}
-	return nil, ""
+	return nil, "", ""
 }
 
 type tierGetter interface {
@@ -264,7 +264,9 @@ func (c *Cache) store(ctx context.Context, p *plan, resp *switchboard.ChatRespon
 	defer cancel()
 	if err := c.opts.Store.Set(sctx, key, b, p.ttl); err != nil {
 		c.log.Warn("cache write failed", "err", err)
+		return
 	}
+	out.CacheKey = key
 	if c.opts.Semantic != nil && p.text != "" {
 		c.opts.Semantic.Store(sctx, semanticNamespace(p, out), key, p.text)
 	}
@@ -354,10 +356,13 @@ func (c *Cache) Chat(ctx context.Context, model string, req *switchboard.ChatReq
 
 // hit answers from the cache (exact, then semantic) when it can.
 func (c *Cache) hit(ctx context.Context, model string, req *switchboard.ChatRequest, p *plan) (*switchboard.ChatResponse, bool) {
-	if e, tier := c.lookup(ctx, p); e != nil {
+	if e, tier, key := c.lookup(ctx, p); e != nil {
 		resp, err := switchboard.DecodeChatResponse(e.Response)
 		if err == nil {
 			c.report(ctx, model, ResultHit, tier, e, 0)
+			if out := switchboard.OutcomeFromContext(ctx); out != nil {
+				out.CacheKey = key
+			}
 			return resp, true
 		}
 	}
@@ -385,6 +390,9 @@ func (c *Cache) hit(ctx context.Context, model string, req *switchboard.ChatRequ
 			continue
 		}
 		c.report(ctx, model, ResultSemanticHit, tier, e, sim)
+		if out := switchboard.OutcomeFromContext(ctx); out != nil {
+			out.CacheKey = key
+		}
 		return resp, true
 	}
 	return nil, false

@@ -79,6 +79,9 @@ func (s *Server) setServedHeaders(w http.ResponseWriter, e *entry) {
 		if e.outcome.CacheTier != "" {
 			h.Set("X-Switchboard-Cache-Tier", e.outcome.CacheTier)
 		}
+		if e.outcome.CacheKey != "" {
+			h.Set("X-Switchboard-Cache-Key", e.outcome.CacheKey)
+		}
 		if e.outcome.Similarity > 0 {
 			h.Set("X-Switchboard-Cache-Similarity", strconv.FormatFloat(e.outcome.Similarity, 'f', 4, 64))
 		}

@@ -58,6 +58,10 @@ type Options struct {
 	// Costs, when set, prices an inference: it fills CostUSD (and SavedUSD
 	// for a cache hit) from the usage.
 	Costs func(inf *switchboard.Inference, u switchboard.Usage)
+	// Cache, when set, serves the cache admin routes.
+	Cache CacheAdmin
+	// Usage, when set, aggregates inference records for the admin routes.
+	Usage Usage
 }
 
 // Server serves the gateway's HTTP API.
@@ -74,6 +78,8 @@ type Server struct {
 	content   bool
 	status    func() any
 	costs     func(inf *switchboard.Inference, u switchboard.Usage)
+	cache     CacheAdmin
+	usage     Usage
 	handler   http.Handler
 	bufs      sync.Pool
 }
@@ -81,7 +87,8 @@ type Server struct {
 // New returns a Server.
 func New(o Options) *Server {
 	s := &Server{p: o.Provider, store: o.Store, recorder: o.Recorder, metrics: o.Metrics, log: o.Log,
-		tracer: o.Tracer, maxBody: o.MaxBodyBytes, accessLog: o.AccessLog, content: o.LogContent, status: o.Status, costs: o.Costs}
+		tracer: o.Tracer, maxBody: o.MaxBodyBytes, accessLog: o.AccessLog, content: o.LogContent, status: o.Status, costs: o.Costs,
+		cache: o.Cache, usage: o.Usage}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -112,6 +119,8 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /v1/messages/count_tokens", s.anthropicAPI(s.countTokens))
 	mux.Handle("GET /v1/models", s.wrap(s.listModels))
 	mux.Handle("GET /v1/models/{model...}", s.wrap(s.getModel))
+	mux.Handle("GET /admin/v1/cache/stats", adminOnly(s.wrap(s.cacheStats)))
+	mux.Handle("POST /admin/v1/cache/purge", adminOnly(s.wrap(s.cachePurge)))
 	mux.Handle("GET /healthz", s.wrap(s.healthz))
 	mux.Handle("GET /readyz", s.wrap(s.readyz))
 	if s.metrics != nil {

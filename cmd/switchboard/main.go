@@ -2,6 +2,7 @@
 //
 //	switchboard serve [--config FILE]... [--set key=value]...
 //	switchboard config validate|print [--config FILE]... [--set key=value]...
+//	switchboard cache stats|purge [--url URL] …
 //	switchboard mock-upstream [--listen ADDR] [--latency DURATION]
 //	switchboard version
 package main
@@ -35,8 +36,12 @@ Usage:
         Load the configuration and build every provider and the store, then exit.
   switchboard config print [--config FILE]... [--set key=value]...
         Print the effective configuration with secrets masked.
+  switchboard cache stats [--url URL] [--since 24h] [--format table|json]
+  switchboard cache purge [--url URL] [--model M] [--tenant T] [--key K] [--all]
+        Response-cache hit rates, savings and tier sizes; delete entries.
   switchboard mock-upstream [--listen ADDR] [--latency DURATION]
-        Run a fake OpenAI + Anthropic API for demos, tests and benchmarks.
+        Run a fake OpenAI, Anthropic, Gemini, Azure, Ollama and TGI API for
+        demos, tests and benchmarks.
   switchboard version
         Print the version.
 `
@@ -57,6 +62,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = serve(args[1:], stderr)
 	case "config":
 		err = configCmd(args[1:], stdout, stderr)
+	case "cache":
+		err = cacheCmd(args[1:], stdout, stderr)
 	case "mock-upstream":
 		err = mockUpstream(args[1:], stderr)
 	case "version", "--version":
