@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/switchboard-ai/switchboard"
+	"github.com/switchboard-ai/switchboard/pricing"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -30,6 +31,8 @@ type Config struct {
 	Recorder Recorder `yaml:"recorder"`
 	// Cache configures the response cache.
 	Cache Cache `yaml:"-"`
+	// Pricing overrides and extends the shipped model price table.
+	Pricing pricing.Config `yaml:"pricing"`
 	// Providers are the upstreams, from the mapping `providers: {name: {type: …}}`,
 	// in file order.
 	Providers []*Provider `yaml:"-"`

@@ -171,7 +171,7 @@ func TestSetErrors(t *testing.T) {
 	}{
 		{"unknown key", "", "server.lisen=:1",
 			`--set server.lisen=…: unknown key "lisen" in server (allowed: idle_timeout, listen, max_body_bytes, max_in_flight, read_header_timeout, shutdown_grace)`},
-		{"unknown section", "", "sever.listen=:1", `--set sever.listen=…: unknown key "sever" (allowed: cache, log, models, providers, recorder, server, storage, tracing)`},
+		{"unknown section", "", "sever.listen=:1", `--set sever.listen=…: unknown key "sever" (allowed: cache, log, models, pricing, providers, recorder, server, storage, tracing)`},
 		{"wrong type", "", "server.max_in_flight=abc", `--set server.max_in_flight=…: server.max_in_flight: cannot use "abc" as an integer`},
 		{"no equals", "", "server.listen", `--set server.listen: want path.to.key=value`},
 		{"empty key", "", "server..listen=1", `--set server..listen=…: empty key in path "server..listen"`},
@@ -204,7 +204,7 @@ func TestUnknownKeys(t *testing.T) {
 		want string
 	}{
 		{"top level", "server: {}\nsevrer: {}\n",
-			`a.yaml:2: unknown key "sevrer" (allowed: cache, log, models, providers, recorder, server, storage, tracing)`},
+			`a.yaml:2: unknown key "sevrer" (allowed: cache, log, models, pricing, providers, recorder, server, storage, tracing)`},
 		{"nested", "server:\n  listen: :1\n  lisen: :2\n",
 			`a.yaml:3: unknown key "lisen" in server (allowed: idle_timeout, listen, max_body_bytes, max_in_flight, read_header_timeout, shutdown_grace)`},
 		{"provider timeouts", "providers:\n  p:\n    type: mock\n    timeouts: {conect: 1s}\n",

@@ -70,6 +70,13 @@ func (c *Config) Print(w io.Writer) error {
 		b.Content = append(b.Content, masked(withoutKeys(p.node, "type", "timeouts", "breaker"), false).Content...)
 		addPair(providers, p.Name, b)
 	}
+	if len(c.Pricing.Models) > 0 || c.Pricing.RejectUnpriced {
+		n, err := encode(c.Pricing)
+		if err != nil {
+			return fmt.Errorf("config: print pricing: %w", err)
+		}
+		addPair(root, "pricing", n)
+	}
 	addPair(root, "providers", providers)
 
 	models := mapping()

@@ -89,6 +89,9 @@ func (c *Config) Validate(providerTypes []string) error {
 	v.providers(providerTypes)
 	v.models()
 	v.cache()
+	if err := v.c.Pricing.Validate(); err != nil {
+		v.errs = append(v.errs, err)
+	}
 	return errors.Join(v.errs...)
 }
 
