@@ -3,6 +3,8 @@
 package builtin
 
 import (
+	_ "github.com/switchboard-ai/switchboard/disk"                 // cache.disk
+	_ "github.com/switchboard-ai/switchboard/inmem"                // cache.memory
 	_ "github.com/switchboard-ai/switchboard/postgres"             // store.postgres
 	_ "github.com/switchboard-ai/switchboard/provider/anthropic"   // provider.anthropic
 	_ "github.com/switchboard-ai/switchboard/provider/azure"       // provider.azure-openai
@@ -11,5 +13,6 @@ import (
 	_ "github.com/switchboard-ai/switchboard/provider/mock"        // provider.mock
 	_ "github.com/switchboard-ai/switchboard/provider/ollama"      // provider.ollama
 	_ "github.com/switchboard-ai/switchboard/provider/openai"      // provider.openai, provider.openai-compatible
+	_ "github.com/switchboard-ai/switchboard/redis"                // cache.redis
 	_ "github.com/switchboard-ai/switchboard/sqlite"               // store.sqlite
 )

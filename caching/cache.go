@@ -93,8 +93,9 @@ var (
 
 // flight is an upstream call that concurrent identical misses wait for.
 type flight struct {
-	done chan struct{}
-	resp *switchboard.ChatResponse // nil: failed or not cacheable; waiters call upstream themselves
+	done   chan struct{}
+	resp   *switchboard.ChatResponse // nil: failed or not cacheable; waiters call upstream themselves
+	served entry                     // who answered (Provider, Model)
 }
 
 // New returns a cache in front of next.
@@ -296,12 +297,15 @@ func (c *Cache) join(key string) (*flight, bool) {
 	return f, true
 }
 
-func (c *Cache) land(key string, f *flight, resp *switchboard.ChatResponse) {
+func (c *Cache) land(ctx context.Context, key string, f *flight, resp *switchboard.ChatResponse) {
 	c.mu.Lock()
 	delete(c.flights, key)
 	c.mu.Unlock()
 	if complete(resp) {
 		f.resp = resp
+		if out := switchboard.OutcomeFromContext(ctx); out != nil {
+			f.served = entry{Provider: out.Provider, Model: out.UpstreamModel}
+		}
 	}
 	close(f.done)
 }
@@ -310,6 +314,9 @@ func (c *Cache) land(key string, f *flight, resp *switchboard.ChatResponse) {
 func wait(ctx context.Context, f *flight) (*switchboard.ChatResponse, error) {
 	select {
 	case <-f.done:
+		if out := switchboard.OutcomeFromContext(ctx); out != nil && f.resp != nil {
+			out.Provider, out.UpstreamModel = f.served.Provider, f.served.Model
+		}
 		return f.resp, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
@@ -336,10 +343,7 @@ func (c *Cache) Chat(ctx context.Context, model string, req *switchboard.ChatReq
 			return nil, err
 		}
 		if resp != nil {
-			c.report(ctx, model, ResultHit, "flight", nil, 0)
-			if out := switchboard.OutcomeFromContext(ctx); out != nil {
-				out.Model = model
-			}
+			c.report(ctx, model, ResultHit, "flight", &f.served, 0)
 			return resp, nil
 		}
 		c.report(ctx, model, ResultMiss, "", nil, 0)
@@ -350,7 +354,7 @@ func (c *Cache) Chat(ctx context.Context, model string, req *switchboard.ChatReq
 	if err == nil {
 		c.store(ctx, p, resp)
 	}
-	c.land(p.keys[0], f, resp)
+	c.land(ctx, p.keys[0], f, resp)
 	return resp, err
 }
 
@@ -419,7 +423,7 @@ func (c *Cache) ChatStream(ctx context.Context, model string, req *switchboard.C
 			return nil, err
 		}
 		if resp != nil {
-			c.report(ctx, model, ResultHit, "flight", nil, 0)
+			c.report(ctx, model, ResultHit, "flight", &f.served, 0)
 			return newReplay(resp), nil
 		}
 		c.report(ctx, model, ResultMiss, "", nil, 0)
@@ -428,7 +432,7 @@ func (c *Cache) ChatStream(ctx context.Context, model string, req *switchboard.C
 	c.report(ctx, model, ResultMiss, "", nil, 0)
 	s, err := c.next.ChatStream(ctx, model, req)
 	if err != nil {
-		c.land(p.keys[0], f, nil)
+		c.land(ctx, p.keys[0], f, nil)
 		return nil, err
 	}
 	return &recording{ChatStream: s, c: c, ctx: ctx, p: p, f: f, acc: newAccumulator()}, nil
@@ -460,7 +464,7 @@ func (r *recording) Recv() (*switchboard.Chunk, error) {
 				r.c.store(r.ctx, r.p, resp)
 			}
 		}
-		r.c.land(r.p.keys[0], r.f, resp)
+		r.c.land(r.ctx, r.p.keys[0], r.f, resp)
 	}
 	return nil, err
 }
@@ -468,7 +472,7 @@ func (r *recording) Recv() (*switchboard.Chunk, error) {
 func (r *recording) Close() error {
 	if !r.landed {
 		r.landed = true
-		r.c.land(r.p.keys[0], r.f, nil) // cut short: nothing stored
+		r.c.land(r.ctx, r.p.keys[0], r.f, nil) // cut short: nothing stored
 	}
 	return r.ChatStream.Close()
 }

@@ -14,11 +14,13 @@ import (
 
 	"github.com/switchboard-ai/switchboard"
 	_ "github.com/switchboard-ai/switchboard/builtin"
+	"github.com/switchboard-ai/switchboard/caching"
 	"github.com/switchboard-ai/switchboard/config"
 	"github.com/switchboard-ai/switchboard/engine"
 	"github.com/switchboard-ai/switchboard/httpapi"
 	"github.com/switchboard-ai/switchboard/internal/logbuf"
 	"github.com/switchboard-ai/switchboard/metrics"
+	"github.com/switchboard-ai/switchboard/pricing"
 	"github.com/switchboard-ai/switchboard/recorder"
 	"github.com/switchboard-ai/switchboard/tracing"
 )
@@ -42,6 +44,9 @@ type Main struct {
 	store    switchboard.Store
 	recorder *recorder.Recorder
 	engine   *engine.Engine
+	cache    *caching.Cache
+	tiers    []switchboard.Cache
+	prices   *pricing.Table
 	metrics  *metrics.Metrics
 	traceEnd func(context.Context) error
 	srv      *http.Server
@@ -144,6 +149,21 @@ func (m *Main) Build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if m.prices, err = pricing.New(cfg.Pricing); err != nil {
+		return err
+	}
+	for _, d := range m.engine.Deployments() {
+		if _, ok := m.prices.Lookup(d.Provider + "/" + d.Model); !ok {
+			if _, ok := m.prices.Lookup(d.Model); !ok && providerTypeOf(cfg, d.Provider) != "mock" {
+				m.Log.Warn("unpriced model: its cost is recorded as unknown (add it under pricing.models)", switchboard.LogKeyProvider, d.Provider, switchboard.LogKeyModel, d.Model)
+			}
+		}
+	}
+	if cfg.Cache.Enabled {
+		if err := m.buildCache(ctx); err != nil {
+			return err
+		}
+	}
 	m.metrics.WatchDeployments(func() []metrics.DeploymentState {
 		ds := m.engine.Deployments()
 		out := make([]metrics.DeploymentState, len(ds))
@@ -174,8 +194,14 @@ func (m *Main) Run(ctx context.Context) error {
 			m.metrics.RecorderFlushes.WithLabelValues(result).Observe(d.Seconds())
 		},
 	})
+	var front switchboard.Provider = m.engine
+	var cacheAdmin httpapi.CacheAdmin
+	if m.cache != nil {
+		front, cacheAdmin = m.cache, m.cache
+	}
 	api := httpapi.New(httpapi.Options{
-		Provider: m.engine, Store: m.store, Recorder: m.recorder, Metrics: m.metrics, Log: m.Log,
+		Provider: front, Store: m.store, Recorder: m.recorder, Metrics: m.metrics, Log: m.Log,
+		Cache: cacheAdmin, Usage: m.store, Costs: m.price,
 		Tracer: m.engine.Tracer(), MaxBodyBytes: int64(cfg.Server.MaxBodyBytes), MaxInFlight: cfg.Server.MaxInFlight,
 		AccessLog: true, LogContent: cfg.Log.Content,
 		Status: func() any { return map[string]any{"deployments": m.engine.Deployments()} },
@@ -260,6 +286,11 @@ func (m *Main) Close(ctx context.Context) error {
 	if m.engine != nil {
 		errs = append(errs, m.engine.Close())
 	}
+	for i := len(m.tiers) - 1; i >= 0; i-- {
+		if c, ok := m.tiers[i].(io.Closer); ok {
+			errs = append(errs, c.Close())
+		}
+	}
 	if m.traceEnd != nil {
 		errs = append(errs, m.traceEnd(ctx))
 	}
@@ -274,4 +305,76 @@ func (m *Main) Close(ctx context.Context) error {
 		_ = m.logbuf.Close()
 	}
 	return err
+}
+
+func providerTypeOf(cfg *config.Config, name string) string {
+	for _, p := range cfg.Providers {
+		if p.Name == name {
+			return p.Type
+		}
+	}
+	return ""
+}
+
+// price fills an inference record's cost from the price table: what the
+// upstream call cost, or for a cache hit nothing, with the avoided call's
+// cost as savings. An unpriced model leaves both unknown (nil).
+func (m *Main) price(inf *switchboard.Inference, u switchboard.Usage) {
+	usd, ok := m.prices.Cost(inf.Provider+"/"+inf.UpstreamModel, u)
+	if !ok {
+		if usd, ok = m.prices.Cost(inf.UpstreamModel, u); !ok {
+			return
+		}
+	}
+	if inf.Cache == caching.ResultHit || inf.Cache == caching.ResultSemanticHit {
+		zero := 0.0
+		inf.CostUSD, inf.SavedUSD = &zero, &usd
+		return
+	}
+	inf.CostUSD = &usd
+}
+
+// buildCache builds the cache tiers (fastest first) and the response cache
+// in front of the router.
+func (m *Main) buildCache(ctx context.Context) error {
+	cfg := m.Config.Cache
+	var tiers []caching.Tier
+	for _, t := range cfg.Tiers {
+		c, err := switchboard.Caches.New(ctx, t.Type, t.Decoder(), switchboard.Deps{Log: m.Log})
+		if err != nil {
+			return fmt.Errorf("cache.%s: %w", t.Type, err)
+		}
+		m.tiers = append(m.tiers, c)
+		tiers = append(tiers, caching.Tier{Name: t.Type, Cache: c})
+	}
+	store, err := caching.NewTiered(m.Log, tiers...)
+	if err != nil {
+		return err
+	}
+	models := map[string]caching.Policy{}
+	for _, mc := range m.Config.Models {
+		if mc.Cache != nil {
+			models[mc.Name] = caching.Policy{Mode: mc.Cache.Mode, TTL: mc.Cache.TTL}
+		}
+	}
+	m.cache = caching.New(m.engine, caching.Options{
+		Store: store, Resolver: resolver{m.engine}, Default: caching.Policy{Mode: cfg.Mode, TTL: cfg.TTL},
+		Models: models, MaxTTL: cfg.MaxTTL, Log: m.Log, Observer: m.metrics,
+	})
+	return nil
+}
+
+// resolver adapts the router's deployments to the cache's targets.
+type resolver struct{ e *engine.Engine }
+
+func (r resolver) Candidates(model string) ([]caching.Target, error) {
+	ts, err := r.e.Candidates(model)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]caching.Target, len(ts))
+	for i, t := range ts {
+		out[i] = caching.Target{Provider: t.Provider, Model: t.Model}
+	}
+	return out, nil
 }
