@@ -1,8 +1,11 @@
 package switchboard
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"slices"
+	"strconv"
 )
 
 // This file holds a small scanner over JSON text that finds the spans of an
@@ -235,4 +238,105 @@ func rawKey(lit []byte) ([]byte, error) {
 		}
 	}
 	return inner, nil
+}
+
+// AppendCanonicalJSON appends a canonical form of the JSON value src to dst:
+// object keys sorted, insignificant whitespace removed, numbers normalised
+// (1, 1.0 and 1e0 are alike). At the top level, fields whose key skip
+// reports true are left out. Two values that decode alike canonicalise
+// alike, except strings that differ only in escaping. src must be valid JSON.
+func AppendCanonicalJSON(dst, src []byte, skip func(key string) bool) ([]byte, error) {
+	return appendCanonical(dst, src, skip)
+}
+
+func appendCanonical(dst, v []byte, skip func(string) bool) ([]byte, error) {
+	i := skipSpace(v, 0)
+	if i >= len(v) {
+		return nil, errSyntax
+	}
+	switch v[i] {
+	case '{':
+		type field struct {
+			key        []byte
+			start, end int
+		}
+		var fields []field
+		if err := eachField(v, func(k []byte, start, end int) error {
+			if skip != nil && skip(string(k)) {
+				return nil
+			}
+			fields = append(fields, field{k, start, end})
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		slices.SortFunc(fields, func(a, b field) int { return bytes.Compare(a.key, b.key) })
+		dst = append(dst, '{')
+		for n, f := range fields {
+			if n > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendJSONKey(dst, f.key)
+			dst = append(dst, ':')
+			var err error
+			if dst, err = appendCanonical(dst, v[f.start:f.end], nil); err != nil {
+				return nil, err
+			}
+		}
+		return append(dst, '}'), nil
+	case '[':
+		dst = append(dst, '[')
+		err := eachElem(v, func(n int, elem []byte) error {
+			if n > 0 {
+				dst = append(dst, ',')
+			}
+			var err error
+			dst, err = appendCanonical(dst, elem, nil)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		return append(dst, ']'), nil
+	case '"':
+		end, err := skipString(v, i)
+		if err != nil {
+			return nil, err
+		}
+		return append(dst, v[i:end]...), nil
+	case 't', 'f', 'n':
+		end, err := skipValue(v, i)
+		if err != nil {
+			return nil, err
+		}
+		return append(dst, v[i:end]...), nil
+	default:
+		end, err := skipValue(v, i)
+		if err != nil {
+			return nil, err
+		}
+		f, err := strconv.ParseFloat(string(v[i:end]), 64)
+		if err != nil {
+			return nil, errSyntax
+		}
+		return strconv.AppendFloat(dst, f, 'g', -1, 64), nil
+	}
+}
+
+// appendJSONKey appends k as a JSON string literal.
+func appendJSONKey(dst, k []byte) []byte {
+	plain := true
+	for _, c := range k {
+		if c == '"' || c == '\\' || c < 0x20 {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		dst = append(dst, '"')
+		dst = append(dst, k...)
+		return append(dst, '"')
+	}
+	b, _ := json.Marshal(string(k))
+	return append(dst, b...)
 }

@@ -257,10 +257,7 @@ func (c *Cache) store(ctx context.Context, p *plan, resp *switchboard.ChatRespon
 			return
 		}
 	}
-	b, err := json.Marshal(entry{V: 1, Created: c.now().UnixNano(), Provider: out.Provider, Model: out.UpstreamModel, Response: body})
-	if err != nil {
-		return
-	}
+	b := (&entry{Created: c.now().UnixNano(), Provider: out.Provider, Model: out.UpstreamModel, Response: body}).encode()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := c.opts.Store.Set(sctx, key, b, p.ttl); err != nil {

@@ -2,7 +2,6 @@ package caching
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"math"
 	"time"
@@ -13,25 +12,50 @@ import (
 // entry is a cached chat answer: the complete OpenAI chat completion, and
 // which deployment produced it. A streamed answer is stored in the same
 // form, assembled from its chunks, so either kind of client can replay it.
+// It is stored as a small binary header and the response's JSON as is, so a
+// hit parses nothing but the response itself.
 type entry struct {
-	V        int             `json:"v"`
-	Created  int64           `json:"created"` // unix nanoseconds
-	Provider string          `json:"provider"`
-	Model    string          `json:"model"`
-	Response json.RawMessage `json:"response"`
+	Created  int64 // unix nanoseconds
+	Provider string
+	Model    string
+	Response []byte
 }
 
 func (e *entry) age(now time.Time) time.Duration { return now.Sub(time.Unix(0, e.Created)) }
 
+// entryMagic starts every encoded entry (format version 1).
+const entryMagic = "SBc1"
+
+func (e *entry) encode() []byte {
+	b := make([]byte, 0, len(entryMagic)+8+4+len(e.Provider)+len(e.Model)+len(e.Response))
+	b = append(b, entryMagic...)
+	b = binary.LittleEndian.AppendUint64(b, uint64(e.Created))
+	b = binary.LittleEndian.AppendUint16(b, uint16(len(e.Provider)))
+	b = append(b, e.Provider...)
+	b = binary.LittleEndian.AppendUint16(b, uint16(len(e.Model)))
+	b = append(b, e.Model...)
+	return append(b, e.Response...)
+}
+
 func decodeEntry(b []byte) (*entry, error) {
-	var e entry
-	if err := json.Unmarshal(b, &e); err != nil {
-		return nil, err
+	bad := errors.New("caching: malformed entry")
+	if len(b) < len(entryMagic)+12 || string(b[:len(entryMagic)]) != entryMagic {
+		return nil, bad
 	}
-	if e.V != 1 || len(e.Response) == 0 {
-		return nil, errors.New("caching: unknown entry version")
+	b = b[len(entryMagic):]
+	e := &entry{Created: int64(binary.LittleEndian.Uint64(b))}
+	b = b[8:]
+	n := int(binary.LittleEndian.Uint16(b))
+	if len(b) < 2+n+2 {
+		return nil, bad
 	}
-	return &e, nil
+	e.Provider, b = string(b[2:2+n]), b[2+n:]
+	n = int(binary.LittleEndian.Uint16(b))
+	if len(b) < 2+n+1 {
+		return nil, bad
+	}
+	e.Model, e.Response = string(b[2:2+n]), b[2+n:]
+	return e, nil
 }
 
 // encodeVector stores an embedding as its creation time and little-endian

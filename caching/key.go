@@ -34,14 +34,7 @@ func canonical(req *switchboard.ChatRequest) ([]byte, error) {
 			return nil, err
 		}
 	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, err
-	}
-	for k := range notInKey {
-		delete(m, k)
-	}
-	return json.Marshal(m) // encoding/json sorts map keys
+	return switchboard.AppendCanonicalJSON(make([]byte, 0, len(raw)), raw, func(k string) bool { return notInKey[k] })
 }
 
 // escape keeps a key segment free of the separator, so prefixes stay exact.

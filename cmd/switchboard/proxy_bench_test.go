@@ -74,3 +74,35 @@ func BenchmarkProxyChatStream(b *testing.B) {
 	_, base := benchGateway(b)
 	benchPost(b, &http.Client{}, base+"/v1/chat/completions", bytes.Replace(benchChat, []byte(`"max_tokens"`), []byte(`"stream":true,"max_tokens"`), 1))
 }
+
+// BenchmarkCacheHit sends the same temperature-0 chat through a gateway
+// with the memory tier on: after the first call every request is a hit.
+// Compare with BenchmarkProxyChat (pass-through) and BenchmarkDirectChat.
+func BenchmarkCacheHit(b *testing.B) {
+	up := sbtest.NewFakeUpstream(b, fakeupstream.Options{})
+	dir := b.TempDir()
+	m := NewMain(io.Discard)
+	m.Env = func(string) (string, bool) { return "", false }
+	cfg := `
+cache: {enabled: true, memory: {max_bytes: 64MiB}}
+providers:
+  up: {type: openai, base_url: ` + up.OpenAIBaseURL() + `}
+models:
+  bench: {routes: [{provider: up, model: gpt-4o-mini}]}
+`
+	if err := writeFile(dir+"/c.yaml", cfg); err != nil {
+		b.Fatal(err)
+	}
+	if err := m.Load([]string{dir + "/c.yaml"}, []string{"server.listen=127.0.0.1:0", "storage.dsn=" + dir + "/b.db", "log.level=warn"}); err != nil {
+		b.Fatal(err)
+	}
+	if err := m.Run(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = m.Close(context.Background()) })
+	body := bytes.Replace(benchChat, []byte(`"max_tokens"`), []byte(`"temperature":0,"max_tokens"`), 1)
+	benchPost(b, &http.Client{}, "http://"+m.Addr+"/v1/chat/completions", body)
+	if n := up.RequestsTo("/v1/chat/completions"); n != 1 {
+		b.Fatalf("upstream called %d times, want 1", n)
+	}
+}
