@@ -52,6 +52,9 @@ type CacheControl struct {
 	// Force caches the answer even when the request is not deterministic
 	// (the client opted in).
 	Force bool
+	// MinSimilarity raises the semantic tier's threshold for this request
+	// (it can never lower it below the configured one).
+	MinSimilarity float32
 }
 
 type cacheControlKey struct{}

@@ -54,6 +54,10 @@ type Policy struct {
 type Observer interface {
 	// CacheResult is called once per request with the result and the tier of a hit.
 	CacheResult(model, result, tier string)
+	// SemanticShadow is called in shadow mode for each would-be semantic
+	// hit, once the fresh answer is known: matched reports whether the
+	// cached answer's text equals the fresh one.
+	SemanticShadow(model string, matched bool)
 }
 
 // Options configure a Cache.
@@ -70,6 +74,9 @@ type Options struct {
 	MaxTTL time.Duration
 	// Semantic, when set, is consulted after an exact miss.
 	Semantic Semantic
+	// SemanticShadow looks semantic hits up and reports them (and whether
+	// the fresh answer matched) without serving them.
+	SemanticShadow bool
 	Log      *slog.Logger
 	Observer Observer
 	Now      func() time.Time
@@ -142,6 +149,8 @@ type plan struct {
 	ns      string
 	text    string // the last user message, for the semantic tier
 	context string // the request without it: what a semantic match must share
+	shadow  *switchboard.ChatResponse // shadow mode: the answer a semantic hit would have served
+	model   string
 }
 
 // prepare decides whether a request is cached, and computes its keys. A nil
@@ -266,7 +275,12 @@ func (c *Cache) store(ctx context.Context, p *plan, resp *switchboard.ChatRespon
 	}
 	out.CacheKey = key
 	if c.opts.Semantic != nil && p.text != "" {
-		c.opts.Semantic.Store(sctx, semanticNamespace(p, out), key, p.text)
+		if err := c.opts.Semantic.Store(sctx, semanticNamespace(p, out), key, p.text); err != nil {
+			c.log.Warn("semantic cache store failed", "err", err)
+		}
+	}
+	if p.shadow != nil && c.opts.Observer != nil {
+		c.opts.Observer.SemanticShadow(p.model, sameAnswer(p.shadow, resp))
 	}
 }
 
@@ -374,7 +388,11 @@ func (c *Cache) hit(ctx context.Context, model string, req *switchboard.ChatRequ
 		return nil, false
 	}
 	for i := range p.target {
-		key, sim, ok := c.opts.Semantic.Lookup(ctx, semanticNamespace(p, &switchboard.Outcome{Provider: p.target[i].Provider, UpstreamModel: p.target[i].Model}), p.text)
+		key, sim, ok, err := c.opts.Semantic.Lookup(ctx, semanticNamespace(p, &switchboard.Outcome{Provider: p.target[i].Provider, UpstreamModel: p.target[i].Model}), p.text, p.cc.MinSimilarity)
+		if err != nil {
+			c.log.Warn("semantic cache lookup failed", "err", err)
+			return nil, false
+		}
 		if !ok {
 			continue
 		}
@@ -390,7 +408,12 @@ func (c *Cache) hit(ctx context.Context, model string, req *switchboard.ChatRequ
 		if err != nil {
 			continue
 		}
-		c.report(ctx, model, ResultSemanticHit, tier, e, sim)
+		if c.opts.SemanticShadow {
+			p.shadow, p.model = resp, model
+			c.log.Debug("semantic shadow hit", switchboard.LogKeyModel, model, "similarity", sim)
+			return nil, false
+		}
+		c.report(ctx, model, ResultSemanticHit, tier, e, float64(sim))
 		if out := switchboard.OutcomeFromContext(ctx); out != nil {
 			out.CacheKey = key
 		}
@@ -507,4 +530,24 @@ func (c *Cache) CountTokens(ctx context.Context, model string, req *switchboard.
 		return tc.CountTokens(ctx, model, req)
 	}
 	return 0, fmt.Errorf("caching: %w", errors.ErrUnsupported)
+}
+
+// sameAnswer reports whether two completions say the same thing (the text
+// and tool calls of every choice), for shadow mode's false-hit measure.
+func sameAnswer(a, b *switchboard.ChatResponse) bool {
+	if a == nil || b == nil || len(a.Choices) != len(b.Choices) {
+		return false
+	}
+	for i := range a.Choices {
+		ma, mb := &a.Choices[i].Message, &b.Choices[i].Message
+		if ma.Text() != mb.Text() || len(ma.ToolCalls) != len(mb.ToolCalls) {
+			return false
+		}
+		for j := range ma.ToolCalls {
+			if ma.ToolCalls[j].Function != mb.ToolCalls[j].Function {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -17,6 +17,8 @@ type bodyControl struct {
 	MaxAge    *int            `json:"s-maxage"`
 	Namespace string          `json:"namespace"`
 	Use       *bool           `json:"use-cache"`
+	// Similarity raises the semantic threshold for this request.
+	Similarity *float32 `json:"similarity"`
 }
 
 // takeBodyControl removes the body's `cache` object from req (it must not
@@ -31,7 +33,7 @@ func takeBodyControl(req *switchboard.ChatRequest, cc switchboard.CacheControl) 
 	req.Raw = nil // re-encoded without the field
 	var b bodyControl
 	if err := json.Unmarshal(raw, &b); err != nil {
-		return cc, switchboard.InvalidParam("cache", "'cache' must be an object with ttl, no-cache, no-store, s-maxage, namespace or use-cache: %v", err)
+		return cc, switchboard.InvalidParam("cache", "'cache' must be an object with ttl, no-cache, no-store, s-maxage, namespace, use-cache or similarity: %v", err)
 	}
 	cc.NoCache = cc.NoCache || b.NoCache
 	cc.NoStore = cc.NoStore || b.NoStore
@@ -41,6 +43,12 @@ func takeBodyControl(req *switchboard.ChatRequest, cc switchboard.CacheControl) 
 	}
 	if b.Namespace != "" {
 		cc.Namespace = b.Namespace
+	}
+	if b.Similarity != nil {
+		if *b.Similarity < 0 || *b.Similarity > 1 {
+			return cc, switchboard.InvalidParam("cache.similarity", "'cache.similarity' must be between 0 and 1, got %g", *b.Similarity)
+		}
+		cc.MinSimilarity = *b.Similarity
 	}
 	if b.Use != nil {
 		cc.Force = *b.Use

@@ -12,12 +12,13 @@ import (
 
 var errEOF = io.EOF
 
-// Semantic finds earlier answers to similar questions: the semantic tier.
-// Lookup returns the exact-cache key of the most similar stored question in
-// the namespace, if it clears the threshold.
+// Semantic finds earlier answers to similar questions: the semantic tier
+// (package semantic implements it). Lookup returns the exact-cache key of
+// the most similar stored question in the namespace, if it clears both the
+// configured threshold and minSimilarity (a request may only raise it).
 type Semantic interface {
-	Lookup(ctx context.Context, namespace, text string) (key string, similarity float64, ok bool)
-	Store(ctx context.Context, namespace, key, text string)
+	Lookup(ctx context.Context, namespace, text string, minSimilarity float32) (key string, similarity float32, ok bool, err error)
+	Store(ctx context.Context, namespace, key, text string) error
 }
 
 // semanticNamespace is where similar questions may match: the same tenant,

@@ -253,7 +253,7 @@ func Default() *Config {
 		},
 		Storage: Storage{Driver: defaultDriver, DSN: defaultDSN},
 		Log:     Log{Level: "info", Format: "text", FlushInterval: 100 * time.Millisecond},
-		Cache:   Cache{TTL: 24 * time.Hour, MaxTTL: 7 * 24 * time.Hour, Mode: "deterministic", Semantic: SemanticCache{Threshold: 0.97, Embedder: "local"}},
+		Cache:   Cache{TTL: 24 * time.Hour, MaxTTL: 7 * 24 * time.Hour, Mode: "deterministic", Semantic: SemanticCache{Threshold: 0.92, Embedder: "local"}},
 		Tracing: Tracing{ServiceName: "switchboard", SampleRatio: 1.0},
 		Recorder: Recorder{
 			QueueSize:     10000,

@@ -47,7 +47,7 @@ cache:
   mode: deterministic
   semantic:
     enabled: false
-    threshold: 0.97
+    threshold: 0.92
     embedder: local
     shadow: false
 providers:

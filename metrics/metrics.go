@@ -55,6 +55,9 @@ type Metrics struct {
 	CacheSavedUSD *prometheus.CounterVec
 	// CostUSD counts upstream spend in dollars, by model and provider.
 	CostUSD *prometheus.CounterVec
+	// SemanticShadowHits counts shadow-mode semantic hits by model and whether
+	// the fresh answer matched the one the cache would have served.
+	SemanticShadowHits *prometheus.CounterVec
 }
 
 var latencyBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120}
@@ -116,6 +119,9 @@ func New(version string, queueDepth func() float64) *Metrics {
 		CacheSavedUSD: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_cache_saved_usd_total", Help: "Dollars the calls the cache avoided would have cost, by model.",
 		}, []string{"model"}),
+		SemanticShadowHits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_cache_semantic_shadow_total", Help: "Shadow-mode semantic hits (not served), by model and whether the fresh answer matched the cached one.",
+		}, []string{"model", "matched"}),
 		CostUSD: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_cost_usd_total", Help: "Upstream spend in dollars, by model and provider (priced models only).",
 		}, []string{"model", "provider"}),
@@ -132,7 +138,7 @@ func New(version string, queueDepth func() float64) *Metrics {
 	build.Set(1)
 	reg.MustRegister(m.Requests, m.Duration, m.UpstreamDuration, m.TTFT, m.Tokens, m.Errors, m.InFlight, m.Shed,
 		m.RecorderQueue, m.RecorderFlushes, m.RecorderRecords, m.Attempts, m.Retries, m.Fallbacks, m.Hedges,
-		m.CacheRequests, m.CacheSavedTokens, m.CacheSavedUSD, m.CostUSD, build,
+		m.CacheRequests, m.CacheSavedTokens, m.CacheSavedUSD, m.CostUSD, m.SemanticShadowHits, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -188,4 +194,14 @@ func (c *deploymentCollector) Collect(ch chan<- prometheus.Metric) {
 // caching.Observer.
 func (m *Metrics) CacheResult(model, result, tier string) {
 	m.CacheRequests.WithLabelValues(model, result, tier).Inc()
+}
+
+// SemanticShadow counts a shadow-mode semantic hit; it makes *Metrics a
+// caching.Observer.
+func (m *Metrics) SemanticShadow(model string, matched bool) {
+	v := "false"
+	if matched {
+		v = "true"
+	}
+	m.SemanticShadowHits.WithLabelValues(model, v).Inc()
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -222,4 +223,62 @@ func TestCacheRedisSharedByReplicas(t *testing.T) {
 	if code := run([]string{"cache", "purge", "--url", a, "--all"}, &out, &errb); code != 0 {
 		t.Errorf("purge: %s", errb.String())
 	}
+}
+
+func TestSemanticCache(t *testing.T) {
+	t.Parallel()
+	for _, shadow := range []bool{false, true} {
+		t.Run(fmt.Sprintf("shadow=%v", shadow), func(t *testing.T) {
+			t.Parallel()
+			up := sbtest.NewFakeUpstream(t, fakeupstream.Options{})
+			_, base := startGateway(t, cacheConfig(up, fmt.Sprintf("  memory: {}\n  semantic: {enabled: true, shadow: %v}", shadow)))
+			client := sdk(base)
+			ask := func(q, system string) http.Header {
+				msgs := []openai.ChatCompletionMessageParamUnion{openai.UserMessage(q)}
+				if system != "" {
+					msgs = append([]openai.ChatCompletionMessageParamUnion{openai.SystemMessage(system)}, msgs...)
+				}
+				_, h := chatWithHeaders(t, client, openai.ChatCompletionNewParams{Model: "gpt-4o-mini", Temperature: openai.Float(0), Messages: msgs})
+				return h
+			}
+			ask("What is the capital of France?", "")
+			near := ask("what is the capital of france", "")
+			other := ask("What is the capital of Germany?", "")
+			otherSystem := ask("what is the capital of france", "Answer in French.")
+			if shadow {
+				if near.Get("X-Switchboard-Cache") != "miss" {
+					t.Errorf("shadow mode served %q", near.Get("X-Switchboard-Cache"))
+				}
+				resp, err := http.Get(base + "/metrics")
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if !strings.Contains(string(b), `switchboard_cache_semantic_shadow_total{matched="false",model="gpt-4o-mini"} 1`) {
+					t.Errorf("shadow hit not counted (the mock echoes, so the answers differ):\n%s", grepLines(string(b), "semantic_shadow"))
+				}
+				return
+			}
+			if near.Get("X-Switchboard-Cache") != "semantic-hit" || near.Get("X-Switchboard-Cache-Similarity") == "" {
+				t.Errorf("near-duplicate: got %q (similarity %q), want semantic-hit", near.Get("X-Switchboard-Cache"), near.Get("X-Switchboard-Cache-Similarity"))
+			}
+			if other.Get("X-Switchboard-Cache") != "miss" {
+				t.Errorf("a different question got %q", other.Get("X-Switchboard-Cache"))
+			}
+			if otherSystem.Get("X-Switchboard-Cache") != "miss" {
+				t.Errorf("a different system prompt got %q: a semantic hit must not cross it", otherSystem.Get("X-Switchboard-Cache"))
+			}
+		})
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -16,12 +16,14 @@ import (
 	_ "github.com/switchboard-ai/switchboard/builtin"
 	"github.com/switchboard-ai/switchboard/caching"
 	"github.com/switchboard-ai/switchboard/config"
+	"github.com/switchboard-ai/switchboard/embed"
 	"github.com/switchboard-ai/switchboard/engine"
 	"github.com/switchboard-ai/switchboard/httpapi"
 	"github.com/switchboard-ai/switchboard/internal/logbuf"
 	"github.com/switchboard-ai/switchboard/metrics"
 	"github.com/switchboard-ai/switchboard/pricing"
 	"github.com/switchboard-ai/switchboard/recorder"
+	"github.com/switchboard-ai/switchboard/semantic"
 	"github.com/switchboard-ai/switchboard/tracing"
 )
 
@@ -357,10 +359,22 @@ func (m *Main) buildCache(ctx context.Context) error {
 			models[mc.Name] = caching.Policy{Mode: mc.Cache.Mode, TTL: mc.Cache.TTL}
 		}
 	}
-	m.cache = caching.New(m.engine, caching.Options{
+	opts := caching.Options{
 		Store: store, Resolver: resolver{m.engine}, Default: caching.Policy{Mode: cfg.Mode, TTL: cfg.TTL},
 		Models: models, MaxTTL: cfg.MaxTTL, Log: m.Log, Observer: m.metrics,
-	})
+	}
+	if sc := cfg.Semantic; sc.Enabled {
+		var emb embed.Embedder = embed.NewLocal()
+		if sc.Embedder != "local" {
+			emb = embed.FromProvider(m.engine, sc.Embedder)
+		}
+		sem, err := semantic.New(emb, semantic.NewIndex(semantic.IndexConfig{}), semantic.Config{Threshold: float32(sc.Threshold)})
+		if err != nil {
+			return fmt.Errorf("cache.semantic: %w", err)
+		}
+		opts.Semantic, opts.SemanticShadow = sem, sc.Shadow
+	}
+	m.cache = caching.New(m.engine, opts)
 	return nil
 }
 
