@@ -77,9 +77,9 @@ type Options struct {
 	// SemanticShadow looks semantic hits up and reports them (and whether
 	// the fresh answer matched) without serving them.
 	SemanticShadow bool
-	Log      *slog.Logger
-	Observer Observer
-	Now      func() time.Time
+	Log            *slog.Logger
+	Observer       Observer
+	Now            func() time.Time
 }
 
 // Cache is the response cache, a switchboard.Provider (and Embedder) in
@@ -147,8 +147,8 @@ type plan struct {
 	ttl     time.Duration
 	tenant  string
 	ns      string
-	text    string // the last user message, for the semantic tier
-	context string // the request without it: what a semantic match must share
+	text    string                    // the last user message, for the semantic tier
+	context string                    // the request without it: what a semantic match must share
 	shadow  *switchboard.ChatResponse // shadow mode: the answer a semantic hit would have served
 	model   string
 }
