@@ -226,7 +226,7 @@ var Strategies = []string{"ordered", "weighted", "least_inflight", "latency"}
 const (
 	defaultListen      = "127.0.0.1:8080"
 	defaultMaxBody     = 8 * MiB
-	defaultMaxInFlight = 4096
+	defaultMaxInFlight = 1024
 	defaultDriver      = "sqlite"
 	defaultDSN         = "./data/switchboard.db"
 )

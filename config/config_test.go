@@ -102,7 +102,7 @@ func TestZeroConfig(t *testing.T) {
 		Server: Server{
 			Listen:            "127.0.0.1:8080",
 			MaxBodyBytes:      8 << 20,
-			MaxInFlight:       4096,
+			MaxInFlight:       1024,
 			ShutdownGrace:     30 * time.Second,
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       120 * time.Second,

@@ -19,7 +19,7 @@ func TestPrintExample(t *testing.T) {
 	want := `server:
   listen: 127.0.0.1:8080
   max_body_bytes: 8MiB
-  max_in_flight: 4096
+  max_in_flight: 1024
   shutdown_grace: 30s
   read_header_timeout: 10s
   idle_timeout: 2m0s

@@ -114,6 +114,11 @@ func serve(args []string, stderr io.Writer) error {
 		// GC work for a few MiB of memory. GOGC in the environment wins.
 		debug.SetGCPercent(200)
 	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// A soft limit keeps that laxer GC from letting the heap grow to
+		// three times its live size under overload. GOMEMLIMIT wins.
+		debug.SetMemoryLimit(384 << 20)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := m.Run(ctx); err != nil {
