@@ -70,6 +70,9 @@ type Options struct {
 	Default Policy
 	// Models are per-model policies, by public model name.
 	Models map[string]Policy
+	// Tenants are per-tenant policies, by tenant ID; a model's own policy
+	// wins over its tenant's.
+	Tenants map[string]Policy
 	// MaxTTL caps a TTL a request asks for (default: Default.TTL).
 	MaxTTL time.Duration
 	// Semantic, when set, is consulted after an exact miss.
@@ -126,17 +129,29 @@ func New(next switchboard.Provider, opts Options) *Cache {
 	return c
 }
 
-func (c *Cache) policy(model string) Policy {
-	if p, ok := c.opts.Models[model]; ok {
-		if p.Mode == "" {
-			p.Mode = c.opts.Default.Mode
+// policy returns the cache policy of a request: the model's own, else the
+// tenant's, else the default; unset fields fall through the same way.
+func (c *Cache) policy(ctx context.Context, model string) Policy {
+	p := c.opts.Default
+	if pr, ok := switchboard.PrincipalFromContext(ctx); ok {
+		if tp, ok := c.opts.Tenants[pr.TenantID]; ok {
+			p = overlay(p, tp)
 		}
-		if p.TTL <= 0 {
-			p.TTL = c.opts.Default.TTL
-		}
-		return p
 	}
-	return c.opts.Default
+	if mp, ok := c.opts.Models[model]; ok {
+		p = overlay(p, mp)
+	}
+	return p
+}
+
+func overlay(base, over Policy) Policy {
+	if over.Mode != "" {
+		base.Mode = over.Mode
+	}
+	if over.TTL > 0 {
+		base.TTL = over.TTL
+	}
+	return base
 }
 
 // plan is the cache's decision for one chat request.
@@ -160,7 +175,7 @@ func (c *Cache) prepare(ctx context.Context, model string, req *switchboard.Chat
 	if err != nil {
 		return nil, err
 	}
-	pol := c.policy(model)
+	pol := c.policy(ctx, model)
 	switch {
 	case pol.Mode == ModeOff:
 		return nil, nil

@@ -431,3 +431,29 @@ func TestPieces(t *testing.T) {
 }
 
 func maxAge(d time.Duration) switchboard.CacheControl { return switchboard.CacheControl{MaxAge: &d} }
+
+func TestTenantAndModelPolicy(t *testing.T) {
+	t.Parallel()
+	u := &upstream{served: a}
+	c, _ := newCache(t, u, Options{
+		Tenants: map[string]Policy{"acme": {Mode: ModeAlways}, "globex": {Mode: ModeOff}},
+		Models:  map[string]Policy{},
+	})
+	sampled := `{"model":"x","temperature":0.9,"messages":[{"role":"user","content":"hi"}]}`
+	call(t, c, "acme", sampled)
+	if _, out := call(t, c, "acme", sampled); out.Cache != ResultHit {
+		t.Errorf("acme (mode always): got %s, want hit", out.Cache)
+	}
+	det := `{"model":"x","temperature":0,"messages":[{"role":"user","content":"hi"}]}`
+	call(t, c, "globex", det)
+	if _, out := call(t, c, "globex", det); out.Cache != ResultBypass {
+		t.Errorf("globex (mode off): got %s, want bypass", out.Cache)
+	}
+	c2, _ := newCache(t, &upstream{served: a}, Options{
+		Tenants: map[string]Policy{"acme": {Mode: ModeAlways}},
+		Models:  map[string]Policy{"x": {Mode: ModeOff}},
+	})
+	if _, out := call(t, c2, "acme", det); out.Cache != ResultBypass {
+		t.Errorf("model policy must win over the tenant's: got %s", out.Cache)
+	}
+}

@@ -22,7 +22,7 @@ func (c *Cache) Embed(ctx context.Context, model string, req *switchboard.Embedd
 	inputs, isStrings := stringInputs(req.Input)
 	cc := switchboard.CacheControlFromContext(ctx)
 	targets, err := c.opts.Resolver.Candidates(model)
-	if !isStrings || err != nil || len(targets) == 0 || c.policy(model).Mode == ModeOff {
+	if !isStrings || err != nil || len(targets) == 0 || c.policy(ctx, model).Mode == ModeOff {
 		c.report(ctx, model, ResultBypass, "", nil, 0)
 		return emb.Embed(ctx, model, req)
 	}
@@ -93,7 +93,7 @@ func (c *Cache) Embed(ctx context.Context, model string, req *switchboard.Embedd
 			i := missing[d.Index]
 			vecs[i] = d.Embedding
 			if !cc.NoStore && served == t {
-				if err := c.opts.Store.Set(sctx, embeddingKey(tenant, cc.Namespace, t, dims, inputs[i]), encodeVector(now, d.Embedding), c.policy(model).TTL); err != nil {
+				if err := c.opts.Store.Set(sctx, embeddingKey(tenant, cc.Namespace, t, dims, inputs[i]), encodeVector(now, d.Embedding), c.policy(ctx, model).TTL); err != nil {
 					c.log.Warn("cache write failed", "err", err)
 				}
 			}

@@ -22,6 +22,9 @@ type Cache struct {
 	Mode string `yaml:"mode"`
 	// Semantic configures the semantic tier.
 	Semantic SemanticCache `yaml:"semantic"`
+	// Tenants are per-tenant policies, by tenant ID (a model's own policy
+	// wins over its tenant's).
+	Tenants map[string]ModelCache `yaml:"tenants,omitempty"`
 	// Tiers are the memory, disk and redis blocks, in that order (fastest
 	// first), each optional.
 	Tiers []*CacheTier `yaml:"-"`
@@ -60,7 +63,7 @@ func (t *CacheTier) Decoder() switchboard.Decoder {
 	}
 }
 
-// ModelCache is a model's own cache policy.
+// ModelCache is a model's (or a tenant's) own cache policy.
 type ModelCache struct {
 	// Mode overrides cache.mode for this model.
 	Mode string `yaml:"mode,omitempty"`

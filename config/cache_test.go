@@ -64,6 +64,7 @@ models:
 		{"no tier", "cache: {enabled: true}\n", "no tier configured"},
 		{"bad threshold", "cache: {semantic: {threshold: 1.5}}\n", "cache.semantic.threshold"},
 		{"bad embedder", "cache: {semantic: {embedder: nope}}\n", "cache.semantic.embedder"},
+		{"bad tenant mode", "cache: {tenants: {acme: {mode: never}}}\n", `cache.tenants.acme.mode: invalid value "never"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -286,6 +286,12 @@ func (v *validator) cache() {
 	if c.MaxTTL < c.TTL {
 		v.add("cache.max_ttl", "must be at least cache.ttl (%s), got %s", c.TTL, c.MaxTTL)
 	}
+	for name, tp := range c.Tenants {
+		if tp.Mode != "" && !slices.Contains(CacheModes, tp.Mode) {
+			v.add("cache.tenants."+name+".mode", "invalid value %q (allowed: %s)", tp.Mode, strings.Join(CacheModes, ", "))
+		}
+		v.nonNegative("cache.tenants."+name+".ttl", tp.TTL)
+	}
 	s := c.Semantic
 	if s.Threshold <= 0 || s.Threshold > 1 {
 		v.add("cache.semantic.threshold", "must be in (0, 1], got %g", s.Threshold)

@@ -359,9 +359,13 @@ func (m *Main) buildCache(ctx context.Context) error {
 			models[mc.Name] = caching.Policy{Mode: mc.Cache.Mode, TTL: mc.Cache.TTL}
 		}
 	}
+	tenants := map[string]caching.Policy{}
+	for name, tp := range cfg.Tenants {
+		tenants[name] = caching.Policy{Mode: tp.Mode, TTL: tp.TTL}
+	}
 	opts := caching.Options{
 		Store: store, Resolver: resolver{m.engine}, Default: caching.Policy{Mode: cfg.Mode, TTL: cfg.TTL},
-		Models: models, MaxTTL: cfg.MaxTTL, Log: m.Log, Observer: m.metrics,
+		Models: models, Tenants: tenants, MaxTTL: cfg.MaxTTL, Log: m.Log, Observer: m.metrics,
 	}
 	if sc := cfg.Semantic; sc.Enabled {
 		var emb embed.Embedder = embed.NewLocal()
