@@ -47,14 +47,17 @@ func verdicts(rep *Report, c config) []Verdict {
 			fmt.Sprintf("%.1f MiB", mib), mib <= targets.PeakRSSMiB})
 	}
 	if o := rep.Overload; o != nil {
-		// Bounded: RSS plateaus. Shed rather than queued: no timeouts, only
-		// 503/429 besides 200, and what is accepted is served within 1 s of
-		// being sent (a queue of seconds is not shedding).
-		met := o.Shed > 0 && o.Transport == 0 && o.OtherCodes == 0 && o.RSSGrowth <= 1.1 && o.Run.OKRawP99us <= 1e6
-		v = append(v, Verdict{fmt.Sprintf("overload (%d req/s asked, %.0f/s sent): RSS bounded, excess shed", o.Run.Rate, o.Run.SentRate),
-			"RSS plateaus; only 200/503/429, no timeouts; 200s p99 ≤ 1 s",
-			fmt.Sprintf("VmHWM %.1f MiB (last-third growth ×%.2f); %d × 200, %d shed, %d transport errors, %d other; 200s p50/p99 %s / %s after send",
-				float64(o.Run.VmHWMKiB)/1024, o.RSSGrowth, o.Run.OK, o.Shed, o.Transport, o.OtherCodes, fmtUs(o.Run.OKRawP50us), fmtUs(o.Run.OKRawP99us)), met})
+		name := fmt.Sprintf("overload (%d req/s asked, %.0f/s sent)", o.Run.Rate, o.Run.SentRate)
+		v = append(v, Verdict{name + ": RSS bounded", "RSS plateaus (last third ≤ ×1.1)",
+			fmt.Sprintf("VmHWM %.1f MiB, last third ×%.2f", float64(o.Run.VmHWMKiB)/1024, o.RSSGrowth), o.RSSGrowth <= 1.1})
+		// Shed rather than queued: no timeouts, only 503/429 besides 200,
+		// and what is accepted is served within 1 s of being sent (a queue
+		// of seconds is not shedding).
+		met := o.Shed > 0 && o.Transport == 0 && o.OtherCodes == 0 && o.Run.OKRawP99us <= 1e6
+		v = append(v, Verdict{name + ": excess shed, not queued", "only 200/503/429, no timeouts; 200s p99 ≤ 1 s after send",
+			fmt.Sprintf("%d × 200, %d shed, %d transport errors, %d other; 200s p50/p99 %s / %s, 503s %s / %s after send",
+				o.Run.OK, o.Shed, o.Transport, o.OtherCodes, fmtUs(o.Run.OKRawP50us), fmtUs(o.Run.OKRawP99us),
+				fmtUs(o.Run.ShedRawP50us), fmtUs(o.Run.ShedRawP99us)), met})
 	}
 	return v
 }
