@@ -546,26 +546,13 @@ func DecodeChatResponse(body []byte) (*ChatResponse, error) {
 		return nil, errSyntax
 	}
 	r := &ChatResponse{Raw: body}
+	hdr := header{&r.ID, &r.Object, &r.Model, &r.SystemFingerprint, &r.Created, &r.ServiceTier, &r.Usage}
 	err := eachField(body, func(k []byte, start, end int) error {
 		v := body[start:end]
+		if ok, err := hdr.decode(k, v); ok {
+			return err
+		}
 		switch string(k) {
-		case "id":
-			return lenientString(v, &r.ID)
-		case "object":
-			return lenientString(v, &r.Object)
-		case "model":
-			return lenientString(v, &r.Model)
-		case "system_fingerprint":
-			return lenientString(v, &r.SystemFingerprint)
-		case "created":
-			return lenientInt(v, &r.Created)
-		case "service_tier":
-			r.ServiceTier = json.RawMessage(v)
-		case "usage":
-			if !isNull(v) {
-				r.Usage = new(Usage)
-				return r.Usage.decode(v)
-			}
 		case "choices":
 			if isNull(v) {
 				return nil
@@ -609,26 +596,13 @@ func DecodeChunk(data []byte) (*Chunk, error) {
 		return nil, errSyntax
 	}
 	c := &Chunk{Raw: data}
+	hdr := header{&c.ID, &c.Object, &c.Model, &c.SystemFingerprint, &c.Created, &c.ServiceTier, &c.Usage}
 	err := eachField(data, func(k []byte, start, end int) error {
 		v := data[start:end]
+		if ok, err := hdr.decode(k, v); ok {
+			return err
+		}
 		switch string(k) {
-		case "id":
-			return lenientString(v, &c.ID)
-		case "object":
-			return lenientString(v, &c.Object)
-		case "model":
-			return lenientString(v, &c.Model)
-		case "system_fingerprint":
-			return lenientString(v, &c.SystemFingerprint)
-		case "created":
-			return lenientInt(v, &c.Created)
-		case "service_tier":
-			c.ServiceTier = json.RawMessage(v)
-		case "usage":
-			if !isNull(v) {
-				c.Usage = new(Usage)
-				return c.Usage.decode(v)
-			}
 		case "choices":
 			if isNull(v) {
 				return nil
@@ -671,6 +645,41 @@ func DecodeChunk(data []byte) (*Chunk, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// header points at the fields a chat completion and a chunk share, so one
+// function decodes them for both.
+type header struct {
+	id, object, model, fingerprint *string
+	created                        *int64
+	tier                           *json.RawMessage
+	usage                          **Usage
+}
+
+// decode decodes field k if it is a header field; ok reports whether it was.
+func (h header) decode(k, v []byte) (ok bool, err error) {
+	switch string(k) {
+	case "id":
+		return true, lenientString(v, h.id)
+	case "object":
+		return true, lenientString(v, h.object)
+	case "model":
+		return true, lenientString(v, h.model)
+	case "system_fingerprint":
+		return true, lenientString(v, h.fingerprint)
+	case "created":
+		return true, lenientInt(v, h.created)
+	case "service_tier":
+		*h.tier = json.RawMessage(v)
+		return true, nil
+	case "usage":
+		if !isNull(v) {
+			*h.usage = new(Usage)
+			return true, (*h.usage).decode(v)
+		}
+		return true, nil
+	}
+	return false, nil
 }
 
 // decodeLenient decodes a message an upstream sent: no validation, unknown
