@@ -22,6 +22,7 @@ import (
 
 	"github.com/switchboard-ai/switchboard"
 	wire "github.com/switchboard-ai/switchboard/internal/anthropic"
+	"github.com/switchboard-ai/switchboard/internal/upstream"
 )
 
 // The defaults of Config.
@@ -223,7 +224,7 @@ func (c *Client) newRequest(ctx context.Context, method, path string, body []byt
 func (c *Client) do(req *http.Request) (*http.Response, error) {
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, transportError(req.Context(), err)
+		return nil, upstream.TransportError(req.Context(), err, "upstream")
 	}
 	if resp.StatusCode/100 != 2 {
 		defer resp.Body.Close()
@@ -251,7 +252,7 @@ func (c *Client) post(ctx context.Context, path string, body []byte) ([]byte, er
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
 	if err != nil {
-		return nil, transportError(ctx, err)
+		return nil, upstream.TransportError(ctx, err, "upstream")
 	}
 	return raw, nil
 }
@@ -268,7 +269,7 @@ func (c *Client) Chat(ctx context.Context, model string, req *switchboard.ChatRe
 	}
 	msg, err := wire.DecodeResponse(raw)
 	if err != nil {
-		return nil, malformed(err)
+		return nil, upstream.Malformed("upstream", err)
 	}
 	return wire.ToChatResponse(msg, c.now().Unix()), nil
 }
@@ -290,7 +291,7 @@ func (c *Client) CountTokens(ctx context.Context, model string, req *switchboard
 	}
 	var n wire.TokenCount
 	if err := json.Unmarshal(raw, &n); err != nil {
-		return 0, malformed(err)
+		return 0, upstream.Malformed("upstream", err)
 	}
 	return n.InputTokens, nil
 }
@@ -315,11 +316,11 @@ func (c *Client) Models(ctx context.Context) ([]switchboard.Model, error) {
 		raw, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 		resp.Body.Close()
 		if err != nil {
-			return nil, transportError(ctx, err)
+			return nil, upstream.TransportError(ctx, err, "upstream")
 		}
 		models, page, err := wire.DecodeModelList(raw)
 		if err != nil {
-			return nil, malformed(err)
+			return nil, upstream.Malformed("upstream", err)
 		}
 		out = append(out, models...)
 		if !page.HasMore || page.LastID == "" || page.LastID == after {
@@ -330,21 +331,4 @@ func (c *Client) Models(ctx context.Context) ([]switchboard.Model, error) {
 	return out, nil
 }
 
-func malformed(err error) error {
-	return &switchboard.Error{Code: switchboard.CodeUpstream, Message: "upstream returned a malformed response", Err: err}
-}
-
 // transportError maps a failed round trip to an error code.
-func transportError(ctx context.Context, err error) error {
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		if errors.Is(ctxErr, context.DeadlineExceeded) {
-			return &switchboard.Error{Code: switchboard.CodeTimeout, Message: "upstream did not answer in time", Err: err}
-		}
-		return ctxErr
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return &switchboard.Error{Code: switchboard.CodeTimeout, Message: "upstream did not answer in time", Err: err}
-	}
-	return &switchboard.Error{Code: switchboard.CodeUnavailable, Message: "upstream unreachable", Err: err}
-}

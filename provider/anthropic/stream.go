@@ -12,6 +12,7 @@ import (
 	"github.com/switchboard-ai/switchboard"
 	wire "github.com/switchboard-ai/switchboard/internal/anthropic"
 	"github.com/switchboard-ai/switchboard/internal/sse"
+	"github.com/switchboard-ai/switchboard/internal/upstream"
 )
 
 // ChatStream implements switchboard.Provider. The stream ends with the
@@ -92,7 +93,7 @@ func (s *stream) Recv() (*switchboard.Chunk, error) {
 		if err != nil {
 			var e *switchboard.Error
 			if !errors.As(err, &e) {
-				err = malformed(err)
+				err = upstream.Malformed("upstream", err)
 			}
 			s.err = err
 			return nil, err

@@ -2,11 +2,8 @@ package gemini
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -122,21 +119,4 @@ func retryAfter(h http.Header) time.Duration {
 	return 0
 }
 
-func malformed(err error) error {
-	return &switchboard.Error{Code: switchboard.CodeUpstream, Message: "upstream returned a malformed response", Err: err}
-}
-
 // transportError maps a failed round trip to an error code.
-func transportError(ctx context.Context, err error) error {
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		if errors.Is(ctxErr, context.DeadlineExceeded) {
-			return &switchboard.Error{Code: switchboard.CodeTimeout, Message: "upstream did not answer in time", Err: err}
-		}
-		return ctxErr
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return &switchboard.Error{Code: switchboard.CodeTimeout, Message: "upstream did not answer in time", Err: err}
-	}
-	return &switchboard.Error{Code: switchboard.CodeUnavailable, Message: "upstream unreachable", Err: err}
-}

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/switchboard-ai/switchboard"
+	"github.com/switchboard-ai/switchboard/internal/upstream"
 )
 
 // Defaults of Config.
@@ -206,7 +207,7 @@ func (c *Client) do(ctx context.Context, method, u string, body []byte) (*http.R
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, transportError(ctx, err)
+		return nil, upstream.TransportError(ctx, err, "upstream")
 	}
 	if resp.StatusCode/100 != 2 {
 		defer resp.Body.Close()
@@ -245,7 +246,7 @@ func (c *Client) Chat(ctx context.Context, model string, r *switchboard.ChatRequ
 	defer resp.Body.Close()
 	raw, err := readBody(resp)
 	if err != nil {
-		return nil, transportError(ctx, err)
+		return nil, upstream.TransportError(ctx, err, "upstream")
 	}
 	d := c.decoder(model)
 	return d.response(raw)
@@ -279,14 +280,14 @@ func (c *Client) Embed(ctx context.Context, model string, r *switchboard.Embeddi
 		raw, err := readBody(resp)
 		resp.Body.Close()
 		if err != nil {
-			return nil, transportError(ctx, err)
+			return nil, upstream.TransportError(ctx, err, "upstream")
 		}
 		var er embedResponse
 		if err := json.Unmarshal(raw, &er); err != nil {
-			return nil, malformed(err)
+			return nil, upstream.Malformed("upstream", err)
 		}
 		if len(er.Embeddings) != len(batch) {
-			return nil, malformed(fmt.Errorf("gemini: got %d embeddings for %d inputs", len(er.Embeddings), len(batch)))
+			return nil, upstream.Malformed("upstream", fmt.Errorf("gemini: got %d embeddings for %d inputs", len(er.Embeddings), len(batch)))
 		}
 		for _, e := range er.Embeddings {
 			out.Data = append(out.Data, switchboard.Embedding{Object: "embedding", Index: len(out.Data), Embedding: e.Values})
@@ -331,7 +332,7 @@ func (c *Client) Models(ctx context.Context) ([]switchboard.Model, error) {
 		err = json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&list)
 		resp.Body.Close()
 		if err != nil {
-			return nil, malformed(err)
+			return nil, upstream.Malformed("upstream", err)
 		}
 		for _, m := range list.Models {
 			out = append(out, switchboard.Model{ID: strings.TrimPrefix(m.Name, "models/"), Object: "model", OwnedBy: "google"})

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/switchboard-ai/switchboard"
+	"github.com/switchboard-ai/switchboard/internal/upstream"
 )
 
 // decoder translates Gemini responses into OpenAI's.
@@ -25,7 +26,7 @@ type decoder struct {
 func (d *decoder) response(body []byte) (*switchboard.ChatResponse, error) {
 	var g generateResponse
 	if err := json.Unmarshal(body, &g); err != nil {
-		return nil, malformed(err)
+		return nil, upstream.Malformed("upstream", err)
 	}
 	if len(g.Candidates) == 0 {
 		return nil, noCandidates(&g)
@@ -176,7 +177,7 @@ func newStreamDecoder(d decoder) *streamDecoder {
 func (s *streamDecoder) event(data []byte) error {
 	var g generateResponse
 	if err := json.Unmarshal(data, &g); err != nil {
-		return malformed(err)
+		return upstream.Malformed("upstream", err)
 	}
 	if s.id == "" {
 		s.id, s.modelName = s.decoder.id(g.ResponseID), s.modelOf(&g)

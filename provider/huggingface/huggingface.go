@@ -23,7 +23,6 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -31,6 +30,7 @@ import (
 	"time"
 
 	"github.com/switchboard-ai/switchboard"
+	"github.com/switchboard-ai/switchboard/internal/upstream"
 	"github.com/switchboard-ai/switchboard/provider/openai"
 )
 
@@ -192,7 +192,7 @@ func New(cfg Config, deps switchboard.Deps) (*Client, error) {
 		c.log = slog.New(slog.DiscardHandler)
 	}
 	if c.http == nil {
-		c.http = &http.Client{Transport: openai.NewTransport(deps.Timeouts, cfg.MaxConns)}
+		c.http = &http.Client{Transport: upstream.NewTransport(deps.Timeouts, cfg.MaxConns)}
 	}
 	if c.api == APITGI {
 		t, err := parseTemplate(cfg.ChatTemplate)
@@ -318,7 +318,7 @@ func (c *Client) call(ctx context.Context, method, path string, body []byte) ([]
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return nil, transportError(ctx, err)
+		return nil, upstream.TransportError(ctx, err, "hugging face")
 	}
 	return raw, nil
 }
@@ -346,7 +346,7 @@ func (c *Client) newRequest(ctx context.Context, method, path string, body []byt
 func (c *Client) do(req *http.Request) (*http.Response, error) {
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, transportError(req.Context(), err)
+		return nil, upstream.TransportError(req.Context(), err, "hugging face")
 	}
 	if resp.StatusCode/100 != 2 {
 		defer resp.Body.Close()
@@ -385,9 +385,9 @@ func upstreamError(status int, h http.Header, body []byte) *switchboard.Error {
 	case status == http.StatusRequestEntityTooLarge:
 		e.Code = switchboard.CodeTooLarge
 	case status == http.StatusTooManyRequests:
-		e.Code, e.RetryAfter = switchboard.CodeRateLimited, openai.RetryAfter(h)
+		e.Code, e.RetryAfter = switchboard.CodeRateLimited, upstream.RetryAfter(h)
 	case status == http.StatusFailedDependency || status >= 500:
-		e.Code, e.RetryAfter = switchboard.CodeUnavailable, openai.RetryAfter(h)
+		e.Code, e.RetryAfter = switchboard.CodeUnavailable, upstream.RetryAfter(h)
 		if loading > 0 {
 			e.VendorCode = "model_loading"
 			if e.RetryAfter == 0 {
@@ -433,25 +433,7 @@ func streamError(msg, typ string) *switchboard.Error {
 	return e
 }
 
-func malformed(err error) error {
-	return &switchboard.Error{Code: switchboard.CodeUpstream, Message: "hugging face returned a malformed response",
-		Err: fmt.Errorf("huggingface: decode response: %w", err)}
-}
-
 // transportError maps a failed round trip to an error code.
-func transportError(ctx context.Context, err error) error {
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		if errors.Is(ctxErr, context.DeadlineExceeded) {
-			return &switchboard.Error{Code: switchboard.CodeTimeout, Message: "upstream did not answer in time", Err: err}
-		}
-		return ctxErr
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return &switchboard.Error{Code: switchboard.CodeTimeout, Message: "upstream did not answer in time", Err: err}
-	}
-	return &switchboard.Error{Code: switchboard.CodeUnavailable, Message: "upstream unreachable", Err: err}
-}
 
 // newID returns prefix and 24 random hex digits (ids only, not secrets).
 func newID(prefix string) string {
@@ -467,4 +449,9 @@ func newID(prefix string) string {
 		x >>= 4
 	}
 	return string(b)
+}
+
+// malformed is the error for an answer hugging face sent that cannot be decoded.
+func malformed(err error) error {
+	return upstream.Malformed("hugging face", fmt.Errorf("huggingface: decode response: %w", err))
 }

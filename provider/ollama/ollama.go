@@ -17,14 +17,13 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/switchboard-ai/switchboard"
-	"github.com/switchboard-ai/switchboard/provider/openai"
+	"github.com/switchboard-ai/switchboard/internal/upstream"
 )
 
 // DefaultBaseURL is where a local Ollama listens.
@@ -124,7 +123,7 @@ func New(cfg Config, deps switchboard.Deps) (*Client, error) {
 		c.log = slog.New(slog.DiscardHandler)
 	}
 	if c.http == nil {
-		c.http = &http.Client{Transport: openai.NewTransport(deps.Timeouts, 0)}
+		c.http = &http.Client{Transport: upstream.NewTransport(deps.Timeouts, 0)}
 	}
 	c.header.Set("Content-Type", "application/json")
 	c.header.Set("Accept", "application/json")
@@ -236,7 +235,7 @@ func (c *Client) call(ctx context.Context, method, path string, body []byte) ([]
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return nil, transportError(ctx, err)
+		return nil, upstream.TransportError(ctx, err, "ollama")
 	}
 	return raw, nil
 }
@@ -264,7 +263,7 @@ func (c *Client) newRequest(ctx context.Context, method, path string, body []byt
 func (c *Client) do(req *http.Request) (*http.Response, error) {
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, transportError(req.Context(), err)
+		return nil, upstream.TransportError(req.Context(), err, "ollama")
 	}
 	if resp.StatusCode/100 != 2 {
 		defer resp.Body.Close()
@@ -304,9 +303,9 @@ func upstreamError(status int, h http.Header, body []byte) *switchboard.Error {
 			e.VendorCode, e.Param = "model_not_found", "model"
 		}
 	case status == http.StatusTooManyRequests:
-		e.Code, e.RetryAfter = switchboard.CodeRateLimited, openai.RetryAfter(h)
+		e.Code, e.RetryAfter = switchboard.CodeRateLimited, upstream.RetryAfter(h)
 	case status >= 500:
-		e.Code, e.RetryAfter = switchboard.CodeUnavailable, openai.RetryAfter(h)
+		e.Code, e.RetryAfter = switchboard.CodeUnavailable, upstream.RetryAfter(h)
 	case status >= 400:
 		e.Code = switchboard.CodeInvalidRequest
 	default:
@@ -321,27 +320,9 @@ func inBandError(msg string) *switchboard.Error {
 	return &switchboard.Error{Code: switchboard.CodeUnavailable, Message: "ollama: " + msg}
 }
 
-func malformed(err error) error {
-	return &switchboard.Error{Code: switchboard.CodeUpstream, Message: "ollama returned a malformed response",
-		Err: fmt.Errorf("ollama: decode response: %w", err)}
-}
-
 // transportError maps a failed round trip. A refused connection is the
 // usual case (Ollama is not running on this machine): unavailable, so a
 // route falls back to its next deployment.
-func transportError(ctx context.Context, err error) error {
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		if errors.Is(ctxErr, context.DeadlineExceeded) {
-			return &switchboard.Error{Code: switchboard.CodeTimeout, Message: "ollama did not answer in time", Err: err}
-		}
-		return ctxErr
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return &switchboard.Error{Code: switchboard.CodeTimeout, Message: "ollama did not answer in time", Err: err}
-	}
-	return &switchboard.Error{Code: switchboard.CodeUnavailable, Message: "ollama is not reachable (is the server running?)", Err: err}
-}
 
 // newID returns prefix and 24 random hex digits (ids only, not secrets).
 func newID(prefix string) string {
@@ -357,4 +338,9 @@ func newID(prefix string) string {
 		x >>= 4
 	}
 	return string(b)
+}
+
+// malformed is the error for an answer ollama sent that cannot be decoded.
+func malformed(err error) error {
+	return upstream.Malformed("ollama", fmt.Errorf("ollama: decode response: %w", err))
 }

@@ -7,17 +7,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/switchboard-ai/switchboard"
+	"github.com/switchboard-ai/switchboard/internal/upstream"
 )
 
 // Config is the `providers.NAME` block of a provider of type openai.
@@ -116,7 +114,7 @@ func NewWithOptions(cfg Config, deps switchboard.Deps, opts Options) (*Client, e
 		c.log = slog.New(slog.DiscardHandler)
 	}
 	if c.http == nil {
-		c.http = &http.Client{Transport: NewTransport(deps.Timeouts, cfg.MaxConns)}
+		c.http = &http.Client{Transport: upstream.NewTransport(deps.Timeouts, cfg.MaxConns)}
 	}
 	c.header.Set("Content-Type", "application/json")
 	c.header.Set("Accept", "application/json")
@@ -133,28 +131,6 @@ func NewWithOptions(cfg Config, deps switchboard.Deps, opts Options) (*Client, e
 		c.header.Set(k, v)
 	}
 	return c, nil
-}
-
-// NewTransport returns an HTTP transport tuned for a gateway: many kept-alive
-// connections per upstream, and the connect and first-byte timeouts applied.
-func NewTransport(t switchboard.Timeouts, maxConns int) *http.Transport {
-	dialer := &net.Dialer{Timeout: t.Connect, KeepAlive: 30 * time.Second}
-	idle := maxConns
-	if idle == 0 {
-		idle = 1024
-	}
-	return &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dialer.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          idle,
-		MaxIdleConnsPerHost:   idle,
-		MaxConnsPerHost:       maxConns,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   t.Connect,
-		ResponseHeaderTimeout: t.FirstByte,
-		ExpectContinueTimeout: time.Second,
-	}
 }
 
 // Close releases idle connections.
@@ -189,7 +165,7 @@ func (c *Client) newRequest(ctx context.Context, method, op, model string, body 
 func (c *Client) do(req *http.Request) (*http.Response, error) {
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, transportError(req.Context(), err)
+		return nil, upstream.TransportError(req.Context(), err, "upstream")
 	}
 	if resp.StatusCode/100 != 2 {
 		defer resp.Body.Close()
@@ -216,11 +192,11 @@ func (c *Client) Chat(ctx context.Context, model string, r *switchboard.ChatRequ
 	defer resp.Body.Close()
 	raw, err := readBody(resp)
 	if err != nil {
-		return nil, transportError(ctx, err)
+		return nil, upstream.TransportError(ctx, err, "upstream")
 	}
 	out, err := switchboard.DecodeChatResponse(raw)
 	if err != nil {
-		return nil, malformed(err)
+		return nil, upstream.Malformed("upstream", err)
 	}
 	return out, nil
 }
@@ -252,11 +228,11 @@ func (c *Client) Embed(ctx context.Context, model string, r *switchboard.Embeddi
 	defer resp.Body.Close()
 	raw, err := readBody(resp)
 	if err != nil {
-		return nil, transportError(ctx, err)
+		return nil, upstream.TransportError(ctx, err, "upstream")
 	}
 	var out switchboard.EmbeddingResponse
 	if err := json.Unmarshal(raw, &out); err != nil {
-		return nil, malformed(err)
+		return nil, upstream.Malformed("upstream", err)
 	}
 	return &out, nil
 }
@@ -276,29 +252,12 @@ func (c *Client) Models(ctx context.Context) ([]switchboard.Model, error) {
 		Data []switchboard.Model `json:"data"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
-		return nil, malformed(err)
+		return nil, upstream.Malformed("upstream", err)
 	}
 	return list.Data, nil
 }
 
-func malformed(err error) error {
-	return &switchboard.Error{Code: switchboard.CodeUpstream, Message: "upstream returned a malformed response", Err: err}
-}
-
 // transportError maps a failed round trip to an error code.
-func transportError(ctx context.Context, err error) error {
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		if errors.Is(ctxErr, context.DeadlineExceeded) {
-			return &switchboard.Error{Code: switchboard.CodeTimeout, Message: "upstream did not answer in time", Err: err}
-		}
-		return ctxErr
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return &switchboard.Error{Code: switchboard.CodeTimeout, Message: "upstream did not answer in time", Err: err}
-	}
-	return &switchboard.Error{Code: switchboard.CodeUnavailable, Message: "upstream unreachable", Err: err}
-}
 
 // UpstreamError maps an upstream's non-2xx answer to a *switchboard.Error that
 // keeps the upstream's status, message, type and code. 401/403 mean our own
@@ -340,7 +299,7 @@ func UpstreamError(status int, h http.Header, body []byte) *switchboard.Error {
 		e.Type, e.VendorCode = "upstream_error", "upstream_auth_failed"
 	case status == http.StatusTooManyRequests:
 		e.Code = switchboard.CodeRateLimited
-		e.RetryAfter = RetryAfter(h)
+		e.RetryAfter = upstream.RetryAfter(h)
 	case status == http.StatusRequestTimeout || status == http.StatusGatewayTimeout:
 		e.Code = switchboard.CodeTimeout
 	case status == http.StatusNotFound:
@@ -351,7 +310,7 @@ func UpstreamError(status int, h http.Header, body []byte) *switchboard.Error {
 		e.Code = switchboard.CodeTooLarge
 	case status >= 500:
 		e.Code = switchboard.CodeUnavailable
-		e.RetryAfter = RetryAfter(h)
+		e.RetryAfter = upstream.RetryAfter(h)
 	case status >= 400:
 		e.Code = switchboard.CodeInvalidRequest
 	default:
@@ -359,29 +318,4 @@ func UpstreamError(status int, h http.Header, body []byte) *switchboard.Error {
 		e.Status = http.StatusBadGateway
 	}
 	return e
-}
-
-// RetryAfter parses a retry-after (seconds or HTTP date) or OpenAI's
-// retry-after-ms header; 0 when absent.
-func RetryAfter(h http.Header) time.Duration {
-	if v := h.Get("retry-after-ms"); v != "" {
-		var ms float64
-		if _, err := fmt.Sscanf(v, "%g", &ms); err == nil && ms > 0 {
-			return time.Duration(ms * float64(time.Millisecond))
-		}
-	}
-	v := h.Get("retry-after")
-	if v == "" {
-		return 0
-	}
-	var s float64
-	if _, err := fmt.Sscanf(v, "%g", &s); err == nil && s > 0 {
-		return time.Duration(s * float64(time.Second))
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := time.Until(t); d > 0 {
-			return d
-		}
-	}
-	return 0
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/switchboard-ai/switchboard"
 	"github.com/switchboard-ai/switchboard/internal/sse"
+	"github.com/switchboard-ai/switchboard/internal/upstream"
 )
 
 // ChatStream implements switchboard.Provider.
@@ -85,7 +86,7 @@ func (s *stream) Recv() (*switchboard.Chunk, error) {
 		}
 		chunk, err := switchboard.DecodeChunk(bytes.Clone(data))
 		if err != nil {
-			return nil, malformed(err)
+			return nil, upstream.Malformed("upstream", err)
 		}
 		return chunk, nil
 	}
