@@ -16,7 +16,6 @@ type accumulator struct {
 	calls   map[int][]switchboard.ToolCall
 	choices map[int]*switchboard.Choice
 	order   []int
-	done    bool // a chunk carried a finish reason for every choice seen
 }
 
 func newAccumulator() *accumulator {

@@ -11,7 +11,6 @@ import (
 	"mime"
 	"net/http"
 	"strings"
-	"sync"
 
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
@@ -81,7 +80,6 @@ type Server struct {
 	cache     CacheAdmin
 	usage     Usage
 	handler   http.Handler
-	bufs      sync.Pool
 }
 
 // New returns a Server.

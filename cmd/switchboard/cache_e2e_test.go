@@ -98,7 +98,9 @@ func TestCacheEndToEnd(t *testing.T) {
 	if h.Get("X-Switchboard-Cache") != "bypass" {
 		t.Errorf("sampled request: got %q, want bypass", h.Get("X-Switchboard-Cache"))
 	}
-	_, h = chatWithHeaders(t, client, params)
+	if _, h = chatWithHeaders(t, client, params); h.Get("X-Switchboard-Cache") != "hit" {
+		t.Errorf("repeat before no-cache: got %q, want hit", h.Get("X-Switchboard-Cache"))
+	}
 	resp, err := client.Chat.Completions.New(t.Context(), params, option.WithHeader("Cache-Control", "no-cache"))
 	if err != nil || resp == nil {
 		t.Fatal(err)
