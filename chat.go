@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"strconv"
@@ -129,6 +130,9 @@ type Usage struct {
 	TotalTokens             int                      `json:"total_tokens"`
 	PromptTokensDetails     *PromptTokensDetails     `json:"prompt_tokens_details,omitempty"`
 	CompletionTokensDetails *CompletionTokensDetails `json:"completion_tokens_details,omitempty"`
+	// Cost is the cost in USD the upstream reported (OpenRouter and other
+	// aggregators send usage.cost); it wins over the price table.
+	Cost *float64 `json:"cost,omitempty"`
 }
 
 // PromptTokensDetails breaks down prompt tokens.
@@ -740,6 +744,14 @@ func (u *Usage) decode(data []byte) error {
 				u.CompletionTokens = int(n)
 			default:
 				u.TotalTokens = int(n)
+			}
+		case "cost":
+			if !isNull(v) {
+				// A cost that is not a sane number is ignored (the price
+				// table prices the call), not a reason to fail the answer.
+				if f, err := strconv.ParseFloat(string(v), 64); err == nil && f >= 0 && !math.IsInf(f, 0) {
+					u.Cost = &f
+				}
 			}
 		case "prompt_tokens_details":
 			if !isNull(v) {

@@ -44,6 +44,7 @@ type InferenceFilter struct {
 	Since, Until time.Time
 	Model        string
 	TenantID     string
+	KeyID        string
 	Limit        int
 }
 
@@ -91,6 +92,7 @@ type InferenceSum struct {
 // when scaled out. Migrations run in the factory.
 type Store interface {
 	InferenceStore
+	TenantStore
 	// Ping reports whether the database is reachable.
 	Ping(ctx context.Context) error
 	io.Closer

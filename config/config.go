@@ -33,6 +33,14 @@ type Config struct {
 	Cache Cache `yaml:"-"`
 	// Pricing overrides and extends the shipped model price table.
 	Pricing pricing.Config `yaml:"pricing"`
+	// Redis is shared by replicas for rate limits and budgets.
+	Redis Redis `yaml:"redis"`
+	// Tenants are the tenants and API keys declared in configuration, by name.
+	Tenants map[string]*Tenant `yaml:"tenants"`
+	// Limits configures the global rate limit and token weights.
+	Limits Limits `yaml:"limits"`
+	// Budgets configures the global budget, its time zone and alert notifiers.
+	Budgets Budgets `yaml:"budgets"`
 	// Providers are the upstreams, from the mapping `providers: {name: {type: …}}`,
 	// in file order.
 	Providers []*Provider `yaml:"-"`
@@ -60,6 +68,9 @@ type Server struct {
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
 	// IdleTimeout bounds how long an idle keep-alive connection stays open.
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// AllowUnauthenticated lets the server listen on a non-loopback address
+	// with no API key configured: anyone who reaches it may use it.
+	AllowUnauthenticated bool `yaml:"allow_unauthenticated,omitempty"`
 }
 
 // Storage selects the database. Keys other than driver are the store
@@ -123,6 +134,12 @@ type Provider struct {
 	Timeouts switchboard.Timeouts `yaml:"timeouts"`
 	// Breaker configures the circuit breaker of each deployment on this upstream.
 	Breaker Breaker `yaml:"breaker"`
+	// Limits keep the gateway under the upstream account's own limits
+	// (requests and tokens per minute, concurrency), across every model.
+	Limits switchboard.Limits `yaml:"limits"`
+	// Queue is how long a request may wait for room under Limits before it
+	// is refused (0: refuse at once, or fall back to another route).
+	Queue time.Duration `yaml:"queue"`
 
 	node *yaml.Node // the whole block as written, nil for providers made in code
 	src  *sources
@@ -168,6 +185,9 @@ type Model struct {
 	Hedge Hedge `yaml:"hedge,omitempty"`
 	// Cache overrides the response cache's policy for this model.
 	Cache *ModelCache `yaml:"cache,omitempty"`
+	// Limits are this model's rate limits across every tenant, counted
+	// against the model that served each request.
+	Limits switchboard.Limits `yaml:"limits,omitempty"`
 }
 
 // Route sends a model to one provider.
@@ -255,6 +275,8 @@ func Default() *Config {
 		Log:     Log{Level: "info", Format: "text", FlushInterval: 100 * time.Millisecond},
 		Cache:   Cache{TTL: 24 * time.Hour, MaxTTL: 7 * 24 * time.Hour, Mode: "deterministic", Semantic: SemanticCache{Threshold: 0.92, Embedder: "local"}},
 		Tracing: Tracing{ServiceName: "switchboard", SampleRatio: 1.0},
+		Redis:   Redis{Prefix: "switchboard"},
+		Limits:  Limits{TokenWeights: TokenWeights{Input: 1, Output: 1, Cached: 1}},
 		Recorder: Recorder{
 			QueueSize:     10000,
 			BatchSize:     500,
@@ -279,10 +301,14 @@ func (c *Config) provider(name string) *Provider {
 func (p *Provider) Decoder() switchboard.Decoder {
 	path := "providers." + p.Name
 	return func(v any) error {
-		body := withoutKeys(p.node, "type", "timeouts", "breaker")
-		return decodeInto(p.src, body, v, path, []string{"breaker", "timeouts", "type"})
+		body := withoutKeys(p.node, providerKeys...)
+		return decodeInto(p.src, body, v, path, providerKeys)
 	}
 }
+
+// providerKeys are the keys of a provider block that the gateway itself
+// decodes; the plugin decodes the rest.
+var providerKeys = []string{"breaker", "limits", "queue", "timeouts", "type"}
 
 // Decoder returns a decoder that strictly decodes the storage block, without
 // driver, into the store plugin's own config struct. The dsn key always holds

@@ -112,6 +112,8 @@ func TestZeroConfig(t *testing.T) {
 		Tracing:  Tracing{ServiceName: "switchboard", SampleRatio: 1},
 		Recorder: Recorder{QueueSize: 10000, BatchSize: 500, FlushInterval: 200 * time.Millisecond},
 		Cache:    Cache{TTL: 24 * time.Hour, MaxTTL: 7 * 24 * time.Hour, Mode: "deterministic", Semantic: SemanticCache{Threshold: 0.92, Embedder: "local"}},
+		Redis:    Redis{Prefix: "switchboard"},
+		Limits:   Limits{TokenWeights: TokenWeights{Input: 1, Output: 1, Cached: 1}},
 		Providers: []*Provider{{Name: "mock", Type: "mock", Timeouts: switchboard.Timeouts{
 			Connect: 10 * time.Second, FirstByte: 60 * time.Second, Idle: 60 * time.Second, Total: 10 * time.Minute,
 		}}},

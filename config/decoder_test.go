@@ -84,7 +84,7 @@ func TestProviderDecoderErrors(t *testing.T) {
 		want  string
 	}{
 		{"unknown key", []string{"providers:\n  up:\n    type: openai\n    base_ur: http://h\n"}, nil,
-			`a.yaml:4: unknown key "base_ur" in providers.up (allowed: addr, api_key, backoff, base_url, breaker, extra, headers, max_body, max_tokens, models, region, retries, timeouts, tls, type)`},
+			`a.yaml:4: unknown key "base_ur" in providers.up (allowed: addr, api_key, backoff, base_url, breaker, extra, headers, limits, max_body, max_tokens, models, queue, region, retries, timeouts, tls, type)`},
 		{"unknown nested key", []string{"providers:\n  up:\n    type: openai\n    tls:\n      ca: x\n"}, nil,
 			`a.yaml:5: unknown key "ca" in providers.up.tls (allowed: ca_file, insecure_skip_verify)`},
 		{"unknown key in overlay", []string{"providers: {up: {type: openai}}\n", "providers:\n  up:\n    modles: [a]\n"}, nil,

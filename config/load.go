@@ -333,10 +333,21 @@ func decodeConfig(src *sources, root *yaml.Node, c *Config) error {
 		_, typ := lookup(n, "type")
 		_, timeouts := lookup(n, "timeouts")
 		_, breaker := lookup(n, "breaker")
+		_, limits := lookup(n, "limits")
+		_, queue := lookup(n, "queue")
+		d.decode(limits, reflect.ValueOf(&p.Limits).Elem(), path+".limits")
+		d.decode(queue, reflect.ValueOf(&p.Queue).Elem(), path+".queue")
 		d.decode(typ, reflect.ValueOf(&p.Type).Elem(), path+".type")
 		d.decode(timeouts, reflect.ValueOf(&p.Timeouts).Elem(), path+".timeouts")
 		d.decode(breaker, reflect.ValueOf(&p.Breaker).Elem(), path+".breaker")
 	})
+	for name, t := range c.Tenants {
+		if t == nil {
+			t = &Tenant{}
+			c.Tenants[name] = t
+		}
+		t.Name = name
+	}
 	eachEntry(d, root, "models", func(name string, k, n *yaml.Node) {
 		m := &Model{Name: name}
 		c.Models = append(c.Models, m)

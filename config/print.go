@@ -60,6 +60,16 @@ func (c *Config) Print(w io.Writer) error {
 			return fmt.Errorf("config: print providers.%s.timeouts: %w", p.Name, err)
 		}
 		addPair(b, "timeouts", t)
+		if !p.Limits.IsZero() {
+			ln, err := encode(p.Limits)
+			if err != nil {
+				return fmt.Errorf("config: print providers.%s.limits: %w", p.Name, err)
+			}
+			addPair(b, "limits", ln)
+		}
+		if p.Queue > 0 {
+			addPair(b, "queue", str(p.Queue.String()))
+		}
 		if p.Breaker != (Breaker{}) {
 			bn, err := encode(p.Breaker)
 			if err != nil {
@@ -67,8 +77,27 @@ func (c *Config) Print(w io.Writer) error {
 			}
 			addPair(b, "breaker", bn)
 		}
-		b.Content = append(b.Content, masked(withoutKeys(p.node, "type", "timeouts", "breaker"), false).Content...)
+		b.Content = append(b.Content, masked(withoutKeys(p.node, providerKeys...), false).Content...)
 		addPair(providers, p.Name, b)
+	}
+	for _, s := range []struct {
+		key  string
+		v    any
+		show bool
+	}{
+		{"redis", c.Redis, c.Redis.URL != ""},
+		{"limits", c.Limits, !c.Limits.Global.IsZero() || c.Limits.TokenWeights != (TokenWeights{1, 1, 1})},
+		{"budgets", c.Budgets, !c.Budgets.Global.IsZero() || c.Budgets.Timezone != "" || len(c.Budgets.Notifiers) > 0},
+		{"tenants", c.Tenants, len(c.Tenants) > 0},
+	} {
+		if !s.show {
+			continue
+		}
+		n, err := encode(s.v)
+		if err != nil {
+			return fmt.Errorf("config: print %s: %w", s.key, err)
+		}
+		addPair(root, s.key, n)
 	}
 	if len(c.Pricing.Models) > 0 || c.Pricing.RejectUnpriced {
 		n, err := encode(c.Pricing)

@@ -89,6 +89,7 @@ func (c *Config) Validate(providerTypes []string) error {
 	v.providers(providerTypes)
 	v.models()
 	v.cache()
+	v.tenants()
 	if err := v.c.Pricing.Validate(); err != nil {
 		v.errs = append(v.errs, err)
 	}

@@ -55,6 +55,16 @@ type Options struct {
 	OnBreakerChange func(provider, model, from, to string)
 }
 
+// Gate admits each upstream attempt against the rate limits of the model
+// that would serve it and of the upstream service. A refusal is a
+// rate_limited error: the router tries the next route, then the fallbacks.
+type Gate interface {
+	// AdmitAttempt reserves room for one call to provider for model; done
+	// reports whether the call succeeded (a failed call's tokens are given
+	// back).
+	AdmitAttempt(ctx context.Context, provider, model string) (done func(ok bool), err error)
+}
+
 // Engine is the router. It implements switchboard.Provider, Embedder,
 // ModelLister and Pinger.
 type Engine struct {
@@ -68,7 +78,12 @@ type Engine struct {
 	now         func() time.Time
 	sleep       func(ctx context.Context, d time.Duration) error
 	onBreaker   func(provider, model, from, to string)
+	gate        Gate
 }
+
+// SetGate installs the gate every upstream attempt passes; call it before
+// serving.
+func (e *Engine) SetGate(g Gate) { e.gate = g }
 
 var (
 	_ switchboard.Provider    = (*Engine)(nil)

@@ -164,8 +164,23 @@ func attempts[T any](ctx context.Context, e *Engine, r *route, op string, fn cal
 		tried := false
 		for i := 0; i < len(order) && n < budget; i++ {
 			d := order[i]
+			var admitted func(ok bool)
+			if e.gate != nil {
+				a, err := e.gate.AdmitAttempt(ctx, d.provider.Name, r.Name)
+				if err != nil {
+					last = err
+					if ctx.Err() != nil {
+						return zero, err
+					}
+					continue
+				}
+				admitted = a
+			}
 			done, err := d.acquire()
 			if err != nil {
+				if admitted != nil {
+					admitted(false)
+				}
 				if last == nil {
 					last = &switchboard.Error{Code: switchboard.CodeUnavailable, RetryAfter: time.Second,
 						Message: fmt.Sprintf("every deployment of model %q is unavailable (circuit breaker open)", r.Name), Err: err}
@@ -188,6 +203,9 @@ func attempts[T any](ctx context.Context, e *Engine, r *route, op string, fn cal
 				}
 			} else {
 				v, err = attempt(ctx, e, r, op, d, n, fn, h, done)
+			}
+			if admitted != nil {
+				admitted(err == nil)
 			}
 			if err == nil {
 				return v, nil

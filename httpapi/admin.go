@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -23,23 +22,8 @@ type Usage interface {
 	SumInferences(ctx context.Context, f switchboard.InferenceFilter, groupBy []string) ([]switchboard.InferenceSum, error)
 }
 
-// adminOnly serves an admin route to loopback clients only, until API keys
-// with an admin scope exist: a gateway reachable from a network must not
-// let anyone purge or read usage.
-func adminOnly(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		ip := net.ParseIP(host)
-		if err != nil || ip == nil || !ip.IsLoopback() {
-			writeError(w, &switchboard.Error{Code: switchboard.CodeForbidden, Message: "the admin API answers loopback clients only"})
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
-}
-
-// parseSince reads ?since= as a duration ("24h", "7d") or an RFC 3339 time.
-func parseSince(v string, now time.Time) (time.Time, error) {
+// ParseSince reads ?since= as a duration ("24h", "7d") or an RFC 3339 time.
+func ParseSince(v string, now time.Time) (time.Time, error) {
 	if v == "" {
 		return now.Add(-24 * time.Hour), nil
 	}
@@ -64,7 +48,7 @@ var cacheGroups = []string{switchboard.GroupTenant, switchboard.GroupModel, swit
 // the inference records since ?since= (default 24h), requests, tokens and
 // dollars by tenant, model and cache result.
 func (s *Server) cacheStats(w http.ResponseWriter, r *http.Request) error {
-	since, err := parseSince(r.URL.Query().Get("since"), time.Now())
+	since, err := ParseSince(r.URL.Query().Get("since"), time.Now())
 	if err != nil {
 		return err
 	}

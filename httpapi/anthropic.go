@@ -172,6 +172,9 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request) (err error) {
 	e.endpoint, e.model, e.stream, e.unit = "messages", req.Model, req.Stream, req.User
 	ctx, span := s.startInference(r, e, "chat")
 	defer func() { s.endSpan(span, e, err) }()
+	if ctx, err = s.admit(ctx, w, e, Admission{Endpoint: "chat", Model: req.Model, Chat: req}); err != nil {
+		return err
+	}
 	if s.content {
 		s.logContent(ctx, e, req)
 	}

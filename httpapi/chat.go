@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -86,6 +87,13 @@ func (s *Server) setServedHeaders(w http.ResponseWriter, e *entry) {
 			h.Set("X-Switchboard-Cache-Similarity", strconv.FormatFloat(e.outcome.Similarity, 'f', 4, 64))
 		}
 	}
+	if e.ticket != nil {
+		e.ticket.SetHeaders(h)
+	}
+	if e.hasUsage {
+		s.price(e)
+		setCostHeader(h, e)
+	}
 	if e.outcome.Provider != "" {
 		h.Set("X-Switchboard-Provider", e.outcome.Provider)
 		h.Set("X-Switchboard-Upstream-Model", e.outcome.UpstreamModel)
@@ -113,6 +121,9 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) (err error) {
 	e.endpoint, e.model, e.stream, e.unit = "chat", req.Model, req.Stream, req.User
 	ctx, span := s.startInference(r, e, "chat")
 	defer func() { s.endSpan(span, e, err) }()
+	if ctx, err = s.admit(ctx, w, e, Admission{Endpoint: "chat", Model: req.Model, Chat: req}); err != nil {
+		return err
+	}
 	if s.content {
 		s.logContent(ctx, e, req)
 	}
@@ -187,6 +198,13 @@ func (s *Server) chatStream(ctx context.Context, w http.ResponseWriter, req *swi
 		// The usage-only chunk exists because the gateway asked for it; a
 		// client that did not ask must not see it.
 		if wantUsage || chunk.Usage == nil || len(chunk.Choices) > 0 {
+			if wantUsage && chunk.Usage != nil && chunk.Usage.Cost == nil {
+				// The client asked for usage: tell it the cost there too.
+				s.price(e)
+				if e.cost != nil {
+					chunk = withCost(chunk, *e.cost)
+				}
+			}
 			data := chunk.Raw
 			if data == nil {
 				if data, err = json.Marshal(chunk); err != nil {
@@ -229,6 +247,31 @@ func (s *Server) chatStream(ctx context.Context, w http.ResponseWriter, req *swi
 	_, _ = w.Write(sse.AppendEvent(buf[:0], "", errorJSON(ce)))
 	_ = rc.Flush()
 	return nil
+}
+
+// withCost returns chunk with usage.cost set to usd, in its raw bytes too.
+func withCost(chunk *switchboard.Chunk, usd float64) *switchboard.Chunk {
+	c := *chunk
+	u := *chunk.Usage
+	u.Cost = &usd
+	c.Usage = &u
+	if raw := chunk.Raw; raw != nil {
+		c.Raw = nil
+		if i := bytes.LastIndex(raw, []byte(`"usage"`)); i >= 0 {
+			if j := bytes.IndexByte(raw[i+7:], '{'); j >= 0 && len(bytes.TrimSpace(bytes.TrimPrefix(bytes.TrimSpace(raw[i+7:i+7+j]), []byte(":")))) == 0 {
+				at := i + 7 + j + 1
+				out := make([]byte, 0, len(raw)+32)
+				out = append(out, raw[:at]...)
+				out = append(out, `"cost":`...)
+				out = strconv.AppendFloat(out, usd, 'f', -1, 64)
+				if rest := bytes.TrimSpace(raw[at:]); len(rest) > 0 && rest[0] != '}' {
+					out = append(out, ',')
+				}
+				c.Raw = append(out, raw[at:]...)
+			}
+		}
+	}
+	return &c
 }
 
 func estimatePromptTokens(req *switchboard.ChatRequest) int {

@@ -27,6 +27,9 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) (err error) 
 	}
 	ctx, span := s.startInference(r, e, "embeddings")
 	defer func() { s.endSpan(span, e, err) }()
+	if ctx, err = s.admit(ctx, w, e, Admission{Endpoint: "embeddings", Model: req.Model, Embed: req}); err != nil {
+		return err
+	}
 	resp, err := emb.Embed(ctx, req.Model, req)
 	if err != nil {
 		return err
@@ -79,7 +82,12 @@ func (s *Server) listModels(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		models = append(models, ms...)
+		c := callerOf(r)
+		for _, m := range ms {
+			if c == nil || c.MayUse(m.ID) {
+				models = append(models, m)
+			}
+		}
 	}
 	return writeJSON(w, struct {
 		Object string              `json:"object"`
@@ -95,7 +103,7 @@ func (s *Server) getModel(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		for _, m := range ms {
-			if m.ID == id {
+			if m.ID == id && (callerOf(r) == nil || callerOf(r).MayUse(id)) {
 				return writeJSON(w, m)
 			}
 		}

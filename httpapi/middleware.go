@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/switchboard-ai/switchboard"
+	"github.com/switchboard-ai/switchboard/tenancy"
 )
 
 // entry collects what a request did, for its access-log line, its metrics and
@@ -29,6 +30,12 @@ type entry struct {
 	usage    switchboard.Usage
 	hasUsage bool
 	outcome  switchboard.Outcome
+
+	caller *tenancy.Caller // nil when the server runs open
+	ticket Ticket          // the request's admission, settled in finish
+	cost   *float64        // what the inference cost, once known
+	saved  *float64        // for a cache hit, what it saved
+	priced bool            // cost and saved are computed
 }
 
 type entryKey struct{}
@@ -148,6 +155,11 @@ func (s *Server) finish(r *http.Request, sw *statusWriter, e *entry) {
 			}
 		}
 	}
+	if e.ticket != nil {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
+		s.settle(sctx, e)
+		cancel()
+	}
 	if e.endpoint != "" && s.recorder != nil {
 		p, _ := switchboard.PrincipalFromContext(r.Context())
 		inf := switchboard.Inference{
@@ -157,10 +169,14 @@ func (s *Server) finish(r *http.Request, sw *statusWriter, e *entry) {
 			InputTokens: e.usage.PromptTokens, OutputTokens: e.usage.CompletionTokens, CachedTokens: e.usage.CachedTokens(),
 			Attempts: e.outcome.Attempts, Cache: e.outcome.Cache, CacheTier: e.outcome.CacheTier,
 		}
-		if s.costs != nil && e.hasUsage {
-			s.costs(&inf, e.usage)
+		if e.hasUsage {
+			s.price(e)
+			inf.CostUSD, inf.SavedUSD = e.cost, e.saved
 			if m != nil && inf.CostUSD != nil && *inf.CostUSD > 0 {
 				m.CostUSD.WithLabelValues(modelLabel, e.outcome.Provider).Add(*inf.CostUSD)
+			}
+			if m != nil && inf.CostUSD == nil && e.outcome.Provider != "" && e.outcome.Cache != "hit" && e.outcome.Cache != "semantic-hit" {
+				m.Unpriced.WithLabelValues(e.outcome.Provider, modelLabel).Inc()
 			}
 			if m != nil && inf.SavedUSD != nil {
 				m.CacheSavedUSD.WithLabelValues(modelLabel).Add(*inf.SavedUSD)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/switchboard-ai/switchboard"
 	"github.com/switchboard-ai/switchboard/metrics"
+	"github.com/switchboard-ai/switchboard/tenancy"
 )
 
 // Recorder queues inference records for the store.
@@ -61,6 +62,13 @@ type Options struct {
 	Cache CacheAdmin
 	// Usage, when set, aggregates inference records for the admin routes.
 	Usage Usage
+	// Auth, when set, authenticates API keys; nil serves everyone.
+	Auth Authenticator
+	// Tenants, when set, serves the tenant and key admin routes.
+	Tenants *tenancy.Service
+	// Quota, when set, admits each inference against rate limits and
+	// budgets and settles it afterwards.
+	Quota Quota
 }
 
 // Server serves the gateway's HTTP API.
@@ -79,6 +87,9 @@ type Server struct {
 	costs     func(inf *switchboard.Inference, u switchboard.Usage)
 	cache     CacheAdmin
 	usage     Usage
+	auth      Authenticator
+	tenants   *tenancy.Service
+	quota     Quota
 	handler   http.Handler
 }
 
@@ -86,7 +97,7 @@ type Server struct {
 func New(o Options) *Server {
 	s := &Server{p: o.Provider, store: o.Store, recorder: o.Recorder, metrics: o.Metrics, log: o.Log,
 		tracer: o.Tracer, maxBody: o.MaxBodyBytes, accessLog: o.AccessLog, content: o.LogContent, status: o.Status, costs: o.Costs,
-		cache: o.Cache, usage: o.Usage}
+		cache: o.Cache, usage: o.Usage, auth: o.Auth, tenants: o.Tenants, quota: o.Quota}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -111,14 +122,16 @@ func (s *Server) routes() http.Handler {
 	api := func(h func(http.ResponseWriter, *http.Request) error) http.Handler {
 		return s.limitInFlight(s.wrap(h))
 	}
-	mux.Handle("POST /v1/chat/completions", api(s.chat))
-	mux.Handle("POST /v1/embeddings", api(s.embeddings))
-	mux.Handle("POST /v1/messages", s.anthropicAPI(s.messages))
-	mux.Handle("POST /v1/messages/count_tokens", s.anthropicAPI(s.countTokens))
-	mux.Handle("GET /v1/models", s.wrap(s.listModels))
-	mux.Handle("GET /v1/models/{model...}", s.wrap(s.getModel))
-	mux.Handle("GET /admin/v1/cache/stats", adminOnly(s.wrap(s.cacheStats)))
-	mux.Handle("POST /admin/v1/cache/purge", adminOnly(s.wrap(s.cachePurge)))
+	inference, admin, read := switchboard.ScopeInference, switchboard.ScopeAdmin, switchboard.ScopeReadOnly
+	mux.Handle("POST /v1/chat/completions", api(s.authed(inference, s.chat)))
+	mux.Handle("POST /v1/embeddings", api(s.authed(inference, s.embeddings)))
+	mux.Handle("POST /v1/messages", s.anthropicAPI(s.authed(inference, s.messages)))
+	mux.Handle("POST /v1/messages/count_tokens", s.anthropicAPI(s.authed(inference, s.countTokens)))
+	mux.Handle("GET /v1/models", s.wrap(s.authed(inference, s.listModels)))
+	mux.Handle("GET /v1/models/{model...}", s.wrap(s.authed(inference, s.getModel)))
+	mux.Handle("GET /admin/v1/cache/stats", s.wrap(s.authed(read, s.cacheStats)))
+	mux.Handle("POST /admin/v1/cache/purge", s.wrap(s.authed(admin, s.cachePurge)))
+	s.adminRoutes(mux)
 	mux.Handle("GET /healthz", s.wrap(s.healthz))
 	mux.Handle("GET /readyz", s.wrap(s.readyz))
 	if s.metrics != nil {
@@ -126,6 +139,17 @@ func (s *Server) routes() http.Handler {
 	}
 	mux.Handle("/", s.wrap(s.notFound))
 	return mux
+}
+
+// authed authenticates a request for scope before h runs.
+func (s *Server) authed(scope string, h func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		r, err := s.authenticate(r, scope)
+		if err != nil {
+			return err
+		}
+		return h(w, r)
+	}
 }
 
 // wrap adapts a handler that returns an error; it is the only place that

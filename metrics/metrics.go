@@ -55,6 +55,15 @@ type Metrics struct {
 	CacheSavedUSD *prometheus.CounterVec
 	// CostUSD counts upstream spend in dollars, by model and provider.
 	CostUSD *prometheus.CounterVec
+	// LimitRejections counts requests refused by a rate limit, by scope
+	// (global, tenant, key, model, upstream) and kind (requests, tokens, concurrency).
+	LimitRejections *prometheus.CounterVec
+	// BudgetRejections counts requests refused by a spent budget, by scope.
+	BudgetRejections *prometheus.CounterVec
+	// BudgetAlerts counts budget alerts sent, by result (sent, failed, dropped).
+	BudgetAlerts *prometheus.CounterVec
+	// Unpriced counts inferences whose cost is unknown, by provider and upstream model.
+	Unpriced *prometheus.CounterVec
 	// SemanticShadowHits counts shadow-mode semantic hits by model and whether
 	// the fresh answer matched the one the cache would have served.
 	SemanticShadowHits *prometheus.CounterVec
@@ -122,6 +131,18 @@ func New(version string, queueDepth func() float64) *Metrics {
 		SemanticShadowHits: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_cache_semantic_shadow_total", Help: "Shadow-mode semantic hits (not served), by model and whether the fresh answer matched the cached one.",
 		}, []string{"model", "matched"}),
+		LimitRejections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_rate_limited_total", Help: "Requests refused by a rate limit, by scope (global, tenant, key, model, upstream) and kind (requests, tokens, concurrency).",
+		}, []string{"scope", "kind"}),
+		BudgetRejections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_budget_exceeded_total", Help: "Requests refused because a budget was spent, by scope (global, tenant, key).",
+		}, []string{"scope"}),
+		BudgetAlerts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_budget_alerts_total", Help: "Budget alerts by result (sent, failed, dropped).",
+		}, []string{"result"}),
+		Unpriced: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_unpriced_inferences_total", Help: "Inferences recorded with an unknown cost because the price table lacks their model, by provider and upstream model.",
+		}, []string{"provider", "model"}),
 		CostUSD: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_cost_usd_total", Help: "Upstream spend in dollars, by model and provider (priced models only).",
 		}, []string{"model", "provider"}),
@@ -139,6 +160,7 @@ func New(version string, queueDepth func() float64) *Metrics {
 	reg.MustRegister(m.Requests, m.Duration, m.UpstreamDuration, m.TTFT, m.Tokens, m.Errors, m.InFlight, m.Shed,
 		m.RecorderQueue, m.RecorderFlushes, m.RecorderRecords, m.Attempts, m.Retries, m.Fallbacks, m.Hedges,
 		m.CacheRequests, m.CacheSavedTokens, m.CacheSavedUSD, m.CostUSD, m.SemanticShadowHits, build,
+		m.LimitRejections, m.BudgetRejections, m.BudgetAlerts, m.Unpriced,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

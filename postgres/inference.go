@@ -171,6 +171,9 @@ func whereClause(f switchboard.InferenceFilter) (string, []any) {
 	if f.TenantID != "" {
 		add("tenant_id =", f.TenantID)
 	}
+	if f.KeyID != "" {
+		add("key_id =", f.KeyID)
+	}
 	if len(conds) == 0 {
 		return "", nil
 	}

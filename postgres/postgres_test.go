@@ -119,7 +119,7 @@ func TestFactory(t *testing.T) {
 	if err := st.Ping(t.Context()); err != nil {
 		t.Errorf("Ping: %v", err)
 	}
-	if !strings.Contains(logs.String(), "store.postgres") || !strings.Contains(logs.String(), "migrations_applied=2") {
+	if !strings.Contains(logs.String(), "store.postgres") || !strings.Contains(logs.String(), "migrations_applied=3") {
 		t.Errorf("log lacks the plugin ID or the migration count:\n%s", logs.String())
 	}
 }

@@ -352,6 +352,56 @@ func TestStore(t *testing.T, newStore func(t *testing.T) switchboard.Store) {
 		}
 	})
 
+	t.Run("KeyFilter", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		base := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+		keys, tenants := []string{"k1", "k2", ""}, []string{"t1", "t2"}
+		var all []switchboard.Inference
+		for i := range 12 {
+			all = append(all, switchboard.Inference{
+				ID: fmt.Sprintf("kf%02d", i), Time: base.Add(time.Duration(i) * time.Minute), Endpoint: "chat", Model: "m",
+				TenantID: tenants[i%2], KeyID: keys[i%3], Status: 200, InputTokens: i + 1, CostUSD: ptr(float64(i)),
+			})
+		}
+		mustInsertInferences(t, s, all)
+		for _, f := range []switchboard.InferenceFilter{
+			{KeyID: "k1"},
+			{KeyID: "k2", TenantID: "t1"},
+			{KeyID: "k2", Since: base.Add(5 * time.Minute)},
+			{KeyID: "k1", Limit: 2},
+			{KeyID: "unknown"},
+		} {
+			want := filterInferences(all, f)
+			if diff := cmp.Diff(inferenceIDs(want), inferenceIDs(mustListInferences(t, s, f))); diff != "" {
+				t.Errorf("ListInferences(%+v) IDs (-want +got):\n%s", f, diff)
+			}
+			nf := f
+			nf.Limit = 0
+			matches := filterInferences(all, nf)
+			if got := mustCountInferences(t, s, f); got != len(matches) {
+				t.Errorf("CountInferences(%+v): got %d, want %d", f, got, len(matches))
+			}
+			var input int64
+			var cost float64
+			for _, in := range matches {
+				input, cost = input+int64(in.InputTokens), cost+*in.CostUSD
+			}
+			sums, err := s.SumInferences(t.Context(), f, nil)
+			if err != nil {
+				t.Fatalf("SumInferences(%+v): %v", f, err)
+			}
+			if len(sums) != 1 || sums[0].Requests != int64(len(matches)) || sums[0].InputTokens != input || !near(sums[0].CostUSD, cost) {
+				t.Errorf("SumInferences(%+v): got %+v, want %d requests, %d input tokens, $%g", f, sums, len(matches), input, cost)
+			}
+		}
+	})
+
+	t.Run("Tenants", func(t *testing.T) {
+		t.Parallel()
+		testTenants(t, open)
+	})
+
 	t.Run("Ping", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
@@ -371,11 +421,22 @@ func TestStore(t *testing.T, newStore func(t *testing.T) switchboard.Store) {
 		var f switchboard.InferenceFilter
 		_, listErr := s.ListInferences(ctx, f)
 		_, countErr := s.CountInferences(ctx, f)
+		_, tenantsErr := s.ListTenants(ctx)
+		_, keysErr := s.ListKeys(ctx)
+		_, versionErr := s.TenantsVersion(ctx)
 		for name, err := range map[string]error{
 			"InsertInferences": s.InsertInferences(ctx, makeInferences("y", 1, time.Now())),
 			"ListInferences":   listErr,
 			"CountInferences":  countErr,
 			"Ping":             s.Ping(ctx),
+			"CreateTenant":     s.CreateTenant(ctx, switchboard.Tenant{Name: "t"}),
+			"UpdateTenant":     s.UpdateTenant(ctx, switchboard.Tenant{Name: "t"}),
+			"DeleteTenant":     s.DeleteTenant(ctx, "t"),
+			"ListTenants":      tenantsErr,
+			"CreateKey":        s.CreateKey(ctx, makeKey("k", "t", time.Now())),
+			"RevokeKey":        s.RevokeKey(ctx, "k", time.Now()),
+			"ListKeys":         keysErr,
+			"TenantsVersion":   versionErr,
 		} {
 			if !errors.Is(err, switchboard.ErrClosed) {
 				t.Errorf("%s after Close: got %v, want an error wrapping switchboard.ErrClosed", name, err)
@@ -421,7 +482,8 @@ func filterInferences(all []switchboard.Inference, f switchboard.InferenceFilter
 		if (!f.Since.IsZero() && in.Time.Before(f.Since)) ||
 			(!f.Until.IsZero() && !in.Time.Before(f.Until)) ||
 			(f.Model != "" && in.Model != f.Model) ||
-			(f.TenantID != "" && in.TenantID != f.TenantID) {
+			(f.TenantID != "" && in.TenantID != f.TenantID) ||
+			(f.KeyID != "" && in.KeyID != f.KeyID) {
 			continue
 		}
 		out = append(out, in)

@@ -134,6 +134,9 @@ func whereClause(f switchboard.InferenceFilter) (string, []any) {
 	if f.TenantID != "" {
 		conds, args = append(conds, "tenant_id = ?"), append(args, f.TenantID)
 	}
+	if f.KeyID != "" {
+		conds, args = append(conds, "key_id = ?"), append(args, f.KeyID)
+	}
 	if len(conds) == 0 {
 		return "", args
 	}

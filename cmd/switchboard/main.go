@@ -3,6 +3,9 @@
 //	switchboard serve [--config FILE]... [--set key=value]...
 //	switchboard config validate|print [--config FILE]... [--set key=value]...
 //	switchboard cache stats|purge [--url URL] …
+//	switchboard tenants create|list|delete …
+//	switchboard keys create|list|revoke|generate …
+//	switchboard usage [--by tenant,key,model,day] [--since 7d] [--format table|json|csv]
 //	switchboard mock-upstream [--listen ADDR] [--latency DURATION]
 //	switchboard version
 package main
@@ -39,6 +42,15 @@ Usage:
   switchboard cache stats [--url URL] [--since 24h] [--format table|json]
   switchboard cache purge [--url URL] [--model M] [--tenant T] [--key K] [--all]
         Response-cache hit rates, savings and tier sizes; delete entries.
+  switchboard tenants create NAME [--rpm N] [--tpm N] [--concurrency N] [--budget-daily USD] [--budget-monthly USD]
+  switchboard tenants list|delete NAME
+        Manage tenants created at run time (configured ones live in the file).
+  switchboard keys create --tenant T [--name N] [--scopes inference,admin,read-only] [--models a,b]
+                          [--rpm N] [--tpm N] [--concurrency N] [--budget-daily USD] [--expires 30d]
+  switchboard keys list [--tenant T] | revoke KEY_ID | generate
+        Create (shown once), list and revoke API keys, straight in the store.
+  switchboard usage [--by tenant|key|model|day[,…]] [--since 7d] [--format table|json|csv]
+        Requests, tokens and cost from the inference records.
   switchboard mock-upstream [--listen ADDR] [--latency DURATION]
         Run a fake OpenAI, Anthropic, Gemini, Azure, Ollama and TGI API for
         demos, tests and benchmarks.
@@ -64,6 +76,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = configCmd(args[1:], stdout, stderr)
 	case "cache":
 		err = cacheCmd(args[1:], stdout, stderr)
+	case "keys":
+		err = keysCmd(args[1:], stdout, stderr)
+	case "tenants":
+		err = tenantsCmd(args[1:], stdout, stderr)
+	case "usage":
+		err = usageCmd(args[1:], stdout, stderr)
 	case "mock-upstream":
 		err = mockUpstream(args[1:], stderr)
 	case "version", "--version":

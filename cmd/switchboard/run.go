@@ -12,7 +12,9 @@ import (
 	"sync"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/switchboard-ai/switchboard"
+	"github.com/switchboard-ai/switchboard/budget"
 	_ "github.com/switchboard-ai/switchboard/builtin"
 	"github.com/switchboard-ai/switchboard/caching"
 	"github.com/switchboard-ai/switchboard/config"
@@ -22,8 +24,10 @@ import (
 	"github.com/switchboard-ai/switchboard/internal/logbuf"
 	"github.com/switchboard-ai/switchboard/metrics"
 	"github.com/switchboard-ai/switchboard/pricing"
+	"github.com/switchboard-ai/switchboard/quota"
 	"github.com/switchboard-ai/switchboard/recorder"
 	"github.com/switchboard-ai/switchboard/semantic"
+	"github.com/switchboard-ai/switchboard/tenancy"
 	"github.com/switchboard-ai/switchboard/tracing"
 )
 
@@ -57,6 +61,12 @@ type Main struct {
 	cancel   context.CancelFunc
 	closed   bool
 	logbuf   *logbuf.Writer
+	dir      *tenancy.Directory
+	tenants  *tenancy.Service
+	quota    *quota.Quota
+	ledger   *budget.Ledger
+	redis    *goredis.Client
+	unpriced []string
 }
 
 // NewMain returns a Main that logs to stderr.
@@ -157,6 +167,7 @@ func (m *Main) Build(ctx context.Context) error {
 	for _, d := range m.engine.Deployments() {
 		if _, ok := m.prices.Lookup(d.Provider + "/" + d.Model); !ok {
 			if _, ok := m.prices.Lookup(d.Model); !ok && providerTypeOf(cfg, d.Provider) != "mock" {
+				m.unpriced = append(m.unpriced, d.Provider+"/"+d.Model)
 				m.Log.Warn("unpriced model: its cost is recorded as unknown (add it under pricing.models)", switchboard.LogKeyProvider, d.Provider, switchboard.LogKeyModel, d.Model)
 			}
 		}
@@ -196,6 +207,11 @@ func (m *Main) Run(ctx context.Context) error {
 			m.metrics.RecorderFlushes.WithLabelValues(result).Observe(d.Seconds())
 		},
 	})
+	base, cancel := context.WithCancel(context.Background())
+	m.cancel = cancel
+	if err := m.buildTenancy(ctx, base); err != nil {
+		return err
+	}
 	var front switchboard.Provider = m.engine
 	var cacheAdmin httpapi.CacheAdmin
 	if m.cache != nil {
@@ -207,14 +223,20 @@ func (m *Main) Run(ctx context.Context) error {
 		Tracer: m.engine.Tracer(), MaxBodyBytes: int64(cfg.Server.MaxBodyBytes), MaxInFlight: cfg.Server.MaxInFlight,
 		AccessLog: true, LogContent: cfg.Log.Content,
 		Status: func() any { return map[string]any{"deployments": m.engine.Deployments()} },
+		Auth:   m.dir, Tenants: m.tenants, Quota: m.quota,
 	})
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
 	}
 	m.Addr = ln.Addr().String()
-	base, cancel := context.WithCancel(context.Background())
-	m.cancel = cancel
+	host, _, _ := net.SplitHostPort(m.Addr)
+	if !m.dir.AuthRequired() && !isLoopback(host) && !cfg.Server.AllowUnauthenticated {
+		_ = ln.Close()
+		return fmt.Errorf("refusing to listen on %s without API keys: anyone who can reach it could spend on your providers. "+
+			"Declare tenants with keys (tenants: in the config), create a key (switchboard keys create), listen on 127.0.0.1, "+
+			"or set server.allow_unauthenticated: true", m.Addr)
+	}
 	m.srv = &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			m.inflight.Add(1)
@@ -230,8 +252,13 @@ func (m *Main) Run(ctx context.Context) error {
 	go func() { m.serveErr <- m.srv.Serve(ln) }()
 	m.Log.Info("switchboard listening", "addr", "http://"+m.Addr, "version", version,
 		"storage", cfg.Storage.Driver, "providers", len(cfg.Providers), "models", len(m.engine.ModelsList()))
-	if host, _, _ := net.SplitHostPort(m.Addr); !isLoopback(host) {
-		m.Log.Warn("listening on a non-loopback address without authentication: anyone who can reach it can use your providers", "addr", m.Addr)
+	switch {
+	case m.dir.AuthRequired():
+		m.Log.Info("API keys required", "tenants", len(m.dir.Tenants()), "keys", len(m.dir.Keys()))
+	case isLoopback(host):
+		m.Log.Warn("no API keys configured: running open to loopback clients only (declare tenants with keys to require them)")
+	default:
+		m.Log.Warn("server.allow_unauthenticated is set and no API key exists: anyone who can reach this address can use your providers", "addr", m.Addr)
 	}
 	return nil
 }
@@ -284,6 +311,14 @@ func (m *Main) Close(ctx context.Context) error {
 		if err := m.recorder.Close(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("flush inference records: %w", err))
 		}
+	}
+	if m.ledger != nil {
+		if err := m.ledger.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("budget alerts: %w", err))
+		}
+	}
+	if m.redis != nil {
+		errs = append(errs, m.redis.Close())
 	}
 	if m.engine != nil {
 		errs = append(errs, m.engine.Close())
@@ -395,4 +430,18 @@ func (r resolver) Candidates(model string) ([]caching.Target, error) {
 		out[i] = caching.Target{Provider: t.Provider, Model: t.Model}
 	}
 	return out, nil
+}
+
+// configTenants returns the tenants of the configuration, keys revealed.
+func configTenants(cfg *config.Config) []tenancy.ConfigTenant {
+	out := make([]tenancy.ConfigTenant, 0, len(cfg.Tenants))
+	for _, name := range cfg.TenantNames() {
+		t := cfg.Tenants[name]
+		ct := tenancy.ConfigTenant{Name: name, Scopes: t.Scopes, Models: t.Models, Limits: t.Limits, Budget: t.Budget}
+		for _, k := range t.Keys {
+			ct.Keys = append(ct.Keys, k.Reveal())
+		}
+		out = append(out, ct)
+	}
+	return out
 }
