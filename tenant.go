@@ -3,6 +3,10 @@ package switchboard
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -105,4 +109,79 @@ type TenantStore interface {
 	// TenantsVersion changes whenever a tenant or key is created, changed
 	// or deleted; replicas poll it to know when to reload.
 	TenantsVersion(ctx context.Context) (string, error)
+}
+
+// Scopes are the scopes a key may carry.
+var Scopes = []string{ScopeInference, ScopeAdmin, ScopeReadOnly}
+
+// BudgetActions are the values Budget.Action may take.
+var BudgetActions = []string{"block", "alert"}
+
+// Problem is one invalid field of a value, named relative to it ("rpm",
+// "alert_at[1]").
+type Problem struct {
+	Field, Message string
+}
+
+// Upper bounds that catch typos (an extra zero or three).
+const (
+	maxRate        = 1_000_000_000 // requests or tokens per minute
+	maxConcurrency = 1_000_000
+	maxUSD         = 10_000_000
+)
+
+// Problems lists what is wrong with l: negative or absurd limits.
+func (l Limits) Problems() []Problem {
+	var out []Problem
+	for _, f := range []struct {
+		name   string
+		n, max int64
+	}{{"rpm", l.RPM, maxRate}, {"tpm", l.TPM, maxRate}, {"concurrency", l.Concurrency, maxConcurrency}} {
+		switch {
+		case f.n < 0:
+			out = append(out, Problem{f.name, fmt.Sprintf("must not be negative, got %d (0 or absent means no limit)", f.n)})
+		case f.n > f.max:
+			out = append(out, Problem{f.name, fmt.Sprintf("%d is more than the most allowed (%d); is there a typo?", f.n, f.max)})
+		}
+	}
+	return out
+}
+
+// Problems lists what is wrong with b: negative or absurd caps, a rolling
+// cap without its window, an unknown action, thresholds out of range.
+func (b Budget) Problems() []Problem {
+	var out []Problem
+	add := func(field, format string, args ...any) {
+		out = append(out, Problem{field, fmt.Sprintf(format, args...)})
+	}
+	for _, f := range []struct {
+		name string
+		usd  float64
+	}{{"daily_usd", b.DailyUSD}, {"monthly_usd", b.MonthlyUSD}, {"rolling_usd", b.RollingUSD}} {
+		switch {
+		case math.IsNaN(f.usd) || f.usd < 0:
+			add(f.name, "must not be negative, got %v (0 or absent means no cap)", f.usd)
+		case f.usd > maxUSD:
+			add(f.name, "%v is more than the most allowed (%d); is there a typo?", f.usd, maxUSD)
+		}
+	}
+	switch {
+	case b.RollingUSD > 0 && b.RollingWindow <= 0:
+		add("rolling_window", "required with rolling_usd (e.g. 24h, 168h)")
+	case b.RollingWindow < 0:
+		add("rolling_window", "must not be negative, got %s", b.RollingWindow)
+	case b.RollingWindow > 0 && b.RollingWindow < time.Minute:
+		add("rolling_window", "must be at least 1m, got %s", b.RollingWindow)
+	case b.RollingWindow > 0 && b.RollingUSD == 0:
+		add("rolling_usd", "required with rolling_window")
+	}
+	if b.Action != "" && !slices.Contains(BudgetActions, b.Action) {
+		add("action", "invalid value %q (allowed: %s)", b.Action, strings.Join(BudgetActions, ", "))
+	}
+	for i, a := range b.AlertAt {
+		if !(a > 0 && a <= 10) {
+			add(fmt.Sprintf("alert_at[%d]", i), "must be a fraction of the budget in (0, 10] (0.8 = 80 %%), got %v", a)
+		}
+	}
+	return out
 }

@@ -76,24 +76,11 @@ type Notifier struct {
 	Headers map[string]Secret `yaml:"headers,omitempty"`
 }
 
-// Scopes a key may carry.
-var Scopes = []string{switchboard.ScopeInference, switchboard.ScopeAdmin, switchboard.ScopeReadOnly}
-
 // NotifierTypes are the values Notifier.Type may take.
 var NotifierTypes = []string{"log", "webhook", "slack"}
 
-// BudgetActions are the values Budget.Action may take.
-var BudgetActions = []string{"block", "alert"}
-
 // MinKeyLength is the shortest API key accepted in configuration.
 const MinKeyLength = 16
-
-// Upper bounds that catch typos (an extra zero or three).
-const (
-	maxRate        = 1_000_000_000 // requests or tokens per minute
-	maxConcurrency = 1_000_000
-	maxUSD         = 10_000_000
-)
 
 // Location returns the zone of calendar budget windows.
 func (b Budgets) Location() *time.Location {
@@ -111,49 +98,14 @@ func (b Budgets) Location() *time.Location {
 func (c *Config) TenantNames() []string { return slices.Sorted(maps.Keys(c.Tenants)) }
 
 func (v *validator) limits(path string, l switchboard.Limits) {
-	for _, f := range []struct {
-		name string
-		n    int64
-		max  int64
-	}{{"rpm", l.RPM, maxRate}, {"tpm", l.TPM, maxRate}, {"concurrency", l.Concurrency, maxConcurrency}} {
-		switch {
-		case f.n < 0:
-			v.add(path+"."+f.name, "must not be negative, got %d (0 or absent means no limit)", f.n)
-		case f.n > f.max:
-			v.add(path+"."+f.name, "%d is more than the most allowed (%d); is there a typo?", f.n, f.max)
-		}
+	for _, p := range l.Problems() {
+		v.add(path+"."+p.Field, "%s", p.Message)
 	}
 }
 
 func (v *validator) budget(path string, b switchboard.Budget) {
-	for _, f := range []struct {
-		name string
-		usd  float64
-	}{{"daily_usd", b.DailyUSD}, {"monthly_usd", b.MonthlyUSD}, {"rolling_usd", b.RollingUSD}} {
-		switch {
-		case math.IsNaN(f.usd) || f.usd < 0:
-			v.add(path+"."+f.name, "must not be negative, got %v (0 or absent means no cap)", f.usd)
-		case f.usd > maxUSD:
-			v.add(path+"."+f.name, "%v is more than the most allowed (%d); is there a typo?", f.usd, maxUSD)
-		}
-	}
-	switch {
-	case b.RollingUSD > 0 && b.RollingWindow <= 0:
-		v.add(path+".rolling_window", "required with rolling_usd (e.g. 24h, 168h)")
-	case b.RollingWindow < 0:
-		v.add(path+".rolling_window", "must not be negative, got %s", b.RollingWindow)
-	case b.RollingWindow > 0 && b.RollingWindow < time.Minute:
-		v.add(path+".rolling_window", "must be at least 1m, got %s", b.RollingWindow)
-	case b.RollingWindow > 0 && b.RollingUSD == 0:
-		v.add(path+".rolling_usd", "required with rolling_window")
-	}
-	if b.Action != "" && !slices.Contains(BudgetActions, b.Action) {
-		v.add(path+".action", "invalid value %q (allowed: %s)", b.Action, strings.Join(BudgetActions, ", "))
-	}
-	for i, a := range b.AlertAt {
-		if !(a > 0 && a <= 10) {
-			v.add(fmt.Sprintf("%s.alert_at[%d]", path, i), "must be a fraction of the budget in (0, 10] (0.8 = 80 %%), got %v", a)
-		}
+	for _, p := range b.Problems() {
+		v.add(path+"."+p.Field, "%s", p.Message)
 	}
 }
 
@@ -183,8 +135,8 @@ func (v *validator) tenants() {
 			}
 		}
 		for i, s := range t.Scopes {
-			if !slices.Contains(Scopes, s) {
-				v.add(fmt.Sprintf("%s.scopes[%d]", path, i), "unknown scope %q (allowed: %s)", s, strings.Join(Scopes, ", "))
+			if !slices.Contains(switchboard.Scopes, s) {
+				v.add(fmt.Sprintf("%s.scopes[%d]", path, i), "unknown scope %q (allowed: %s)", s, strings.Join(switchboard.Scopes, ", "))
 			}
 		}
 		for i, m := range t.Models {

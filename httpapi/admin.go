@@ -9,6 +9,7 @@ import (
 
 	"github.com/switchboard-ai/switchboard"
 	"github.com/switchboard-ai/switchboard/caching"
+	"github.com/switchboard-ai/switchboard/tenancy"
 )
 
 // CacheAdmin is the response cache's administration: purge and sizes.
@@ -27,12 +28,7 @@ func ParseSince(v string, now time.Time) (time.Time, error) {
 	if v == "" {
 		return now.Add(-24 * time.Hour), nil
 	}
-	if d, ok := strings.CutSuffix(v, "d"); ok {
-		if n, err := time.ParseDuration(d + "h"); err == nil {
-			return now.Add(-24 * n), nil
-		}
-	}
-	if d, err := time.ParseDuration(v); err == nil {
+	if d, err := tenancy.ParseDuration(v); err == nil {
 		return now.Add(-d), nil
 	}
 	t, err := time.Parse(time.RFC3339, v)

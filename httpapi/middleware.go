@@ -118,6 +118,15 @@ func (s *Server) observe(next http.Handler) http.Handler {
 	})
 }
 
+// principal is who made the request: the authenticated caller (the
+// handler's context carried it, not the one finish sees), else anonymous.
+func (e *entry) principal() switchboard.Principal {
+	if e.caller == nil {
+		return switchboard.Principal{}
+	}
+	return e.caller.Principal()
+}
+
 // finish writes the access log, the metrics and the inference record.
 func (s *Server) finish(r *http.Request, sw *statusWriter, e *entry) {
 	if e.status == 0 {
@@ -161,7 +170,7 @@ func (s *Server) finish(r *http.Request, sw *statusWriter, e *entry) {
 		cancel()
 	}
 	if e.endpoint != "" && s.recorder != nil {
-		p, _ := switchboard.PrincipalFromContext(r.Context())
+		p := e.principal()
 		inf := switchboard.Inference{
 			ID: e.id, Time: e.start.UTC(), RequestID: e.requestID, TenantID: p.TenantID, KeyID: p.KeyID,
 			Endpoint: e.endpoint, Model: e.model, Provider: e.outcome.Provider, UpstreamModel: e.outcome.UpstreamModel,
@@ -197,7 +206,7 @@ func (s *Server) finish(r *http.Request, sw *statusWriter, e *entry) {
 		if !s.log.Enabled(r.Context(), level) {
 			return
 		}
-		p, _ := switchboard.PrincipalFromContext(r.Context())
+		p := e.principal()
 		attrs := make([]slog.Attr, 0, 16)
 		attrs = append(attrs,
 			slog.String(switchboard.LogKeyRequestID, e.requestID),

@@ -12,7 +12,8 @@ import (
 // Quota admits inferences against rate limits and budgets before they are
 // served, and settles them with what they actually used afterwards.
 type Quota interface {
-	// Admit reserves room for a request, or returns a 429 *switchboard.Error
+	// Admit reserves room for a request (a nil Ticket when nothing applies
+	// to it), or returns a 429 *switchboard.Error
 	// (rate_limited, or insufficient_quota for a spent budget) whose
 	// headers are already in h.
 	Admit(ctx context.Context, a Admission, h http.Header) (Ticket, error)
@@ -67,7 +68,7 @@ func (s *Server) admit(ctx context.Context, w http.ResponseWriter, e *entry, a A
 	}
 	a.Caller = e.caller
 	t, err := s.quota.Admit(ctx, a, w.Header())
-	if err != nil {
+	if err != nil || t == nil {
 		return ctx, err
 	}
 	e.ticket = t

@@ -73,6 +73,8 @@ type Options struct {
 // Quota implements httpapi.Quota and engine.Gate.
 type Quota struct {
 	o Options
+	// gated reports model or upstream limits: attempts need a ticket.
+	gated bool
 }
 
 // New returns a Quota.
@@ -83,7 +85,16 @@ func New(o Options) *Quota {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Quota{o: o}
+	return &Quota{o: o, gated: len(o.Models) > 0 || len(o.Upstreams) > 0}
+}
+
+func hasTPM(rules []limits.Rule) bool {
+	for _, r := range rules {
+		if r.TPM > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 var _ httpapi.Quota = (*Quota)(nil)
@@ -132,8 +143,6 @@ func estimate(a httpapi.Admission) (prompt, maxOut int) {
 
 // Admit implements httpapi.Quota.
 func (q *Quota) Admit(ctx context.Context, a httpapi.Admission, h http.Header) (httpapi.Ticket, error) {
-	prompt, maxOut := estimate(a)
-	t := &ticket{q: q, prompt: int64(prompt), budgetLeft: math.NaN()}
 	rules := make([]limits.Rule, 0, 3)
 	if !q.o.Global.IsZero() {
 		rules = append(rules, limits.Rule{Scope: limits.ScopeGlobal, Limits: q.o.Global})
@@ -156,12 +165,28 @@ func (q *Quota) Admit(ctx context.Context, a httpapi.Admission, h http.Header) (
 			scopes = append(scopes, budget.Scope{Kind: budget.KindKey, ID: c.Key.ID, Budget: c.Key.Budget})
 		}
 	}
+	if q.o.Ledger == nil {
+		scopes = nil
+	}
+	needCost := len(scopes) > 0 || q.o.RejectUnpriced
+	if len(rules) == 0 && !needCost && !q.gated {
+		return nil, nil // nothing to enforce: no tokenizing, no ticket
+	}
+	var prompt, maxOut int
+	if needCost || q.gated || hasTPM(rules) {
+		prompt, maxOut = estimate(a)
+	}
+	t := &ticket{q: q, prompt: int64(prompt), budgetLeft: math.NaN()}
 	// Token limits admit on the prompt plus the output asked for.
 	tokens := int64(math.Ceil(float64(prompt)*q.o.Weights.Input + float64(maxOut)*q.o.Weights.Output))
-	worst, priced := q.worstCost(a.Model, prompt, maxOut)
-	if !priced && q.o.RejectUnpriced {
-		return nil, &switchboard.Error{Code: switchboard.CodeInvalidRequest, Param: "model", VendorCode: "model_unpriced",
-			Message: fmt.Sprintf("model %q has no price in the price table and pricing.reject_unpriced is set; add it under pricing.models", a.Model)}
+	var worst float64
+	if needCost {
+		var priced bool
+		worst, priced = q.worstCost(a.Model, prompt, maxOut)
+		if !priced && q.o.RejectUnpriced {
+			return nil, &switchboard.Error{Code: switchboard.CodeInvalidRequest, Param: "model", VendorCode: "model_unpriced",
+				Message: fmt.Sprintf("model %q has no price in the price table and pricing.reject_unpriced is set; add it under pricing.models", a.Model)}
+		}
 	}
 	if len(rules) > 0 {
 		d, err := q.o.Limiter.Admit(ctx, rules, tokens)
@@ -175,7 +200,7 @@ func (q *Quota) Admit(ctx context.Context, a httpapi.Admission, h http.Header) (
 		}
 		t.lease, t.hasLease = d.Lease, true
 	}
-	if len(scopes) > 0 && q.o.Ledger != nil {
+	if len(scopes) > 0 {
 		d, err := q.o.Ledger.Reserve(ctx, scopes, worst)
 		if err != nil {
 			t.release(ctx)

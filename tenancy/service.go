@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"regexp"
 	"slices"
 	"strings"
@@ -85,57 +84,17 @@ func ParseDuration(s string) (time.Duration, error) {
 
 var nameRE = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,64}$`)
 
-// Scopes a key may have.
-var Scopes = []string{switchboard.ScopeInference, switchboard.ScopeAdmin, switchboard.ScopeReadOnly}
-
-// Bounds that catch typos, as in configuration.
-const (
-	maxRate        = 1_000_000_000
-	maxConcurrency = 1_000_000
-	maxUSD         = 10_000_000
-)
-
 // ValidateLimits checks limits, naming the field at fault (prefix.rpm, …).
-func ValidateLimits(prefix string, l switchboard.Limits) error {
-	for _, f := range []struct {
-		name   string
-		n, max int64
-	}{{"rpm", l.RPM, maxRate}, {"tpm", l.TPM, maxRate}, {"concurrency", l.Concurrency, maxConcurrency}} {
-		switch {
-		case f.n < 0:
-			return switchboard.InvalidParam(prefix+f.name, "%s%s must not be negative, got %d (0 means no limit)", prefix, f.name, f.n)
-		case f.n > f.max:
-			return switchboard.InvalidParam(prefix+f.name, "%s%s: %d is more than the most allowed (%d)", prefix, f.name, f.n, f.max)
-		}
-	}
-	return nil
-}
+func ValidateLimits(prefix string, l switchboard.Limits) error { return firstProblem(prefix, l.Problems()) }
 
 // ValidateBudget checks a budget, naming the field at fault.
-func ValidateBudget(prefix string, b switchboard.Budget) error {
-	for _, f := range []struct {
-		name string
-		usd  float64
-	}{{"daily_usd", b.DailyUSD}, {"monthly_usd", b.MonthlyUSD}, {"rolling_usd", b.RollingUSD}} {
-		if math.IsNaN(f.usd) || f.usd < 0 || f.usd > maxUSD {
-			return switchboard.InvalidParam(prefix+f.name, "%s%s must be between 0 and %d, got %v", prefix, f.name, maxUSD, f.usd)
-		}
+func ValidateBudget(prefix string, b switchboard.Budget) error { return firstProblem(prefix, b.Problems()) }
+
+func firstProblem(prefix string, ps []switchboard.Problem) error {
+	if len(ps) == 0 {
+		return nil
 	}
-	if (b.RollingUSD > 0) != (b.RollingWindow > 0) {
-		return switchboard.InvalidParam(prefix+"rolling_window", "%srolling_usd and %srolling_window go together", prefix, prefix)
-	}
-	if b.RollingWindow != 0 && b.RollingWindow < time.Minute {
-		return switchboard.InvalidParam(prefix+"rolling_window", "%srolling_window must be at least 1m", prefix)
-	}
-	if b.Action != "" && b.Action != "block" && b.Action != "alert" {
-		return switchboard.InvalidParam(prefix+"action", "%saction must be block or alert, got %q", prefix, b.Action)
-	}
-	for _, a := range b.AlertAt {
-		if !(a > 0 && a <= 10) {
-			return switchboard.InvalidParam(prefix+"alert_at", "%salert_at values are fractions of the budget in (0, 10], got %v", prefix, a)
-		}
-	}
-	return nil
+	return switchboard.InvalidParam(prefix+ps[0].Field, "%s%s: %s", prefix, ps[0].Field, ps[0].Message)
 }
 
 func (spec TenantSpec) validate() error {
@@ -225,8 +184,8 @@ func (s *Service) CreateKey(ctx context.Context, spec KeySpec) (string, *switchb
 		scopes = []string{switchboard.ScopeInference}
 	}
 	for _, sc := range scopes {
-		if !slices.Contains(Scopes, sc) {
-			return "", nil, switchboard.InvalidParam("scopes", "unknown scope %q (allowed: %s)", sc, strings.Join(Scopes, ", "))
+		if !slices.Contains(switchboard.Scopes, sc) {
+			return "", nil, switchboard.InvalidParam("scopes", "unknown scope %q (allowed: %s)", sc, strings.Join(switchboard.Scopes, ", "))
 		}
 	}
 	for _, m := range spec.Models {
