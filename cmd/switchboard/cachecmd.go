@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -22,6 +23,7 @@ func cacheCmd(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("cache "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	base := fs.String("url", "http://127.0.0.1:8080", "the gateway's base URL")
+	apiKey := fs.String("api-key", os.Getenv("SWITCHBOARD_API_KEY"), "an admin (or, for stats, read-only) key, when the gateway requires keys (default $SWITCHBOARD_API_KEY)")
 	since := fs.String("since", "24h", "stats: window, as a duration (24h, 7d) or an RFC 3339 time")
 	format := fs.String("format", "table", "stats: table or json")
 	model := fs.String("model", "", "purge: the entries of this model's deployments")
@@ -32,7 +34,7 @@ func cacheCmd(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	client := &http.Client{Timeout: 30 * time.Second}
+	client := &http.Client{Timeout: 30 * time.Second, Transport: bearer{*apiKey}}
 	if args[0] == "purge" {
 		body, _ := json.Marshal(map[string]any{"model": *model, "tenants": []string(tenants), "key": *key, "all": *all})
 		resp, err := client.Post(strings.TrimRight(*base, "/")+"/admin/v1/cache/purge", "application/json", bytes.NewReader(body))
@@ -115,4 +117,15 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// bearer adds an API key to each request of the admin CLI.
+type bearer struct{ key string }
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	if b.key != "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+b.key)
+	}
+	return http.DefaultTransport.RoundTrip(r)
 }

@@ -20,7 +20,10 @@ import (
 
 var benchChat = []byte(`{"model":"bench","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Write one sentence about the sea."}],"max_tokens":64}`)
 
-func benchGateway(b *testing.B) (up *sbtest.FakeUpstream, base string) {
+func benchGateway(b *testing.B) (up *sbtest.FakeUpstream, base string) { return benchGatewayWith(b, "") }
+
+// benchGatewayWith adds extra YAML to the benchmark gateway's config.
+func benchGatewayWith(b *testing.B, extra string) (up *sbtest.FakeUpstream, base string) {
 	up = sbtest.NewFakeUpstream(b, fakeupstream.Options{})
 	dir := b.TempDir()
 	m := NewMain(io.Discard)
@@ -30,7 +33,7 @@ providers:
   up: {type: openai, base_url: ` + up.OpenAIBaseURL() + `}
 models:
   bench: {routes: [{provider: up, model: gpt-4o-mini}]}
-`
+` + extra
 	file := dir + "/c.yaml"
 	if err := writeFile(file, cfg); err != nil {
 		b.Fatal(err)
@@ -65,6 +68,21 @@ func BenchmarkProxyChat(b *testing.B) {
 	benchPost(b, &http.Client{}, base+"/v1/chat/completions", benchChat)
 }
 
+// BenchmarkProxyChatLimited is BenchmarkProxyChat for a tenant key with
+// every admission check on: key lookup, tenant RPM/TPM/concurrency and a
+// daily budget (token estimate, worst-case price, reserve and settle), in
+// memory. Its difference to ProxyChat is what limits and budgets cost.
+func BenchmarkProxyChatLimited(b *testing.B) {
+	_, base := benchGatewayWith(b, `
+tenants:
+  bench:
+    keys: [sk-bench-0123456789abcdef]
+    limits: {rpm: 100000000, tpm: 1000000000, concurrency: 10000}
+    budget: {daily_usd: 1000000}
+`)
+	benchPost(b, &http.Client{Transport: bearer{"sk-bench-0123456789abcdef"}}, base+"/v1/chat/completions", benchChat)
+}
+
 func BenchmarkDirectChat(b *testing.B) {
 	up, _ := benchGateway(b)
 	benchPost(b, &http.Client{}, up.OpenAIBaseURL()+"/chat/completions", bytes.Replace(benchChat, []byte(`"bench"`), []byte(`"gpt-4o-mini"`), 1))
@@ -79,29 +97,9 @@ func BenchmarkProxyChatStream(b *testing.B) {
 // with the memory tier on: after the first call every request is a hit.
 // Compare with BenchmarkProxyChat (pass-through) and BenchmarkDirectChat.
 func BenchmarkCacheHit(b *testing.B) {
-	up := sbtest.NewFakeUpstream(b, fakeupstream.Options{})
-	dir := b.TempDir()
-	m := NewMain(io.Discard)
-	m.Env = func(string) (string, bool) { return "", false }
-	cfg := `
-cache: {enabled: true, memory: {max_bytes: 64MiB}}
-providers:
-  up: {type: openai, base_url: ` + up.OpenAIBaseURL() + `}
-models:
-  bench: {routes: [{provider: up, model: gpt-4o-mini}]}
-`
-	if err := writeFile(dir+"/c.yaml", cfg); err != nil {
-		b.Fatal(err)
-	}
-	if err := m.Load([]string{dir + "/c.yaml"}, []string{"server.listen=127.0.0.1:0", "storage.dsn=" + dir + "/b.db", "log.level=warn"}); err != nil {
-		b.Fatal(err)
-	}
-	if err := m.Run(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = m.Close(context.Background()) })
+	up, base := benchGatewayWith(b, "cache: {enabled: true, memory: {max_bytes: 64MiB}}\n")
 	body := bytes.Replace(benchChat, []byte(`"max_tokens"`), []byte(`"temperature":0,"max_tokens"`), 1)
-	benchPost(b, &http.Client{}, "http://"+m.Addr+"/v1/chat/completions", body)
+	benchPost(b, &http.Client{}, base+"/v1/chat/completions", body)
 	if n := up.RequestsTo("/v1/chat/completions"); n != 1 {
 		b.Fatalf("upstream called %d times, want 1", n)
 	}
