@@ -60,12 +60,7 @@ func keysCmd(args []string, stdout, stderr io.Writer) error {
 	name := fs.String("name", "", "a label for the key")
 	scopes := fs.String("scopes", "inference", "comma-separated scopes: inference, admin, read-only")
 	models := fs.String("models", "", "comma-separated models the key may call (default: all)")
-	rpm := fs.Int64("rpm", 0, "requests per minute for this key (0: no key limit)")
-	tpm := fs.Int64("tpm", 0, "tokens per minute for this key")
-	conc := fs.Int64("concurrency", 0, "requests in flight at once for this key")
-	daily := fs.Float64("budget-daily", 0, "daily budget in USD for this key")
-	monthly := fs.Float64("budget-monthly", 0, "monthly budget in USD for this key")
-	action := fs.String("budget-action", "", "block (default) or alert")
+	quotas := quotaFlags(fs, "this key")
 	expires := fs.String("expires", "", "lifetime: 90m, 24h, 30d")
 	format := fs.String("format", "table", "list: table or json")
 	var rest []string
@@ -87,9 +82,8 @@ func keysCmd(args []string, stdout, stderr io.Writer) error {
 	defer func() { _ = m.store.Close() }()
 	switch args[0] {
 	case "create":
-		spec := tenancy.KeySpec{Tenant: *tenant, Name: *name, Scopes: splitList(*scopes), Models: splitList(*models),
-			Limits: switchboard.Limits{RPM: *rpm, TPM: *tpm, Concurrency: *conc},
-			Budget: switchboard.Budget{DailyUSD: *daily, MonthlyUSD: *monthly, Action: *action}}
+		spec := tenancy.KeySpec{Tenant: *tenant, Name: *name, Scopes: splitList(*scopes), Models: splitList(*models)}
+		spec.Limits, spec.Budget = quotas()
 		if *expires != "" {
 			d, err := tenancy.ParseDuration(*expires)
 			if err != nil {
@@ -146,12 +140,7 @@ func tenantsCmd(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%s", use)
 	}
 	fs, files, sets := configFlags("tenants "+args[0], stderr)
-	rpm := fs.Int64("rpm", 0, "requests per minute")
-	tpm := fs.Int64("tpm", 0, "tokens per minute")
-	conc := fs.Int64("concurrency", 0, "requests in flight at once")
-	daily := fs.Float64("budget-daily", 0, "daily budget in USD")
-	monthly := fs.Float64("budget-monthly", 0, "monthly budget in USD")
-	action := fs.String("budget-action", "", "block (default) or alert")
+	quotas := quotaFlags(fs, "the tenant")
 	format := fs.String("format", "table", "list: table or json")
 	rest, err := parseInterleaved(fs, args[1:])
 	if err != nil {
@@ -169,9 +158,9 @@ func tenantsCmd(args []string, stdout, stderr io.Writer) error {
 		if len(rest) != 1 {
 			return fmt.Errorf("%s", use)
 		}
-		t, err := svc.CreateTenant(ctx, tenancy.TenantSpec{Name: rest[0],
-			Limits: switchboard.Limits{RPM: *rpm, TPM: *tpm, Concurrency: *conc},
-			Budget: switchboard.Budget{DailyUSD: *daily, MonthlyUSD: *monthly, Action: *action}})
+		spec := tenancy.TenantSpec{Name: rest[0]}
+		spec.Limits, spec.Budget = quotas()
+		t, err := svc.CreateTenant(ctx, spec)
 		if err != nil {
 			return cliError(err)
 		}
@@ -273,6 +262,21 @@ func usageCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(tw, "TOTAL\t%d\t%d\t%d\t%.6f\t\n", total.Requests, total.InputTokens, total.OutputTokens, total.CostUSD)
 	return tw.Flush()
+}
+
+// quotaFlags adds the limit and budget flags of `keys create` and `tenants
+// create`; the returned function reads them after parsing.
+func quotaFlags(fs *flag.FlagSet, of string) func() (switchboard.Limits, switchboard.Budget) {
+	rpm := fs.Int64("rpm", 0, "requests per minute for "+of+" (0: no limit)")
+	tpm := fs.Int64("tpm", 0, "tokens per minute for "+of)
+	conc := fs.Int64("concurrency", 0, "requests in flight at once for "+of)
+	daily := fs.Float64("budget-daily", 0, "daily budget in USD for "+of)
+	monthly := fs.Float64("budget-monthly", 0, "monthly budget in USD for "+of)
+	action := fs.String("budget-action", "", "block (default) or alert")
+	return func() (switchboard.Limits, switchboard.Budget) {
+		return switchboard.Limits{RPM: *rpm, TPM: *tpm, Concurrency: *conc},
+			switchboard.Budget{DailyUSD: *daily, MonthlyUSD: *monthly, Action: *action}
+	}
 }
 
 // parseInterleaved parses flags that may come after positional arguments.

@@ -20,7 +20,9 @@ import (
 
 var benchChat = []byte(`{"model":"bench","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Write one sentence about the sea."}],"max_tokens":64}`)
 
-func benchGateway(b *testing.B) (up *sbtest.FakeUpstream, base string) { return benchGatewayWith(b, "") }
+func benchGateway(b *testing.B) (up *sbtest.FakeUpstream, base string) {
+	return benchGatewayWith(b, "")
+}
 
 // benchGatewayWith adds extra YAML to the benchmark gateway's config.
 func benchGatewayWith(b *testing.B, extra string) (up *sbtest.FakeUpstream, base string) {
