@@ -85,10 +85,14 @@ func ParseDuration(s string) (time.Duration, error) {
 var nameRE = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,64}$`)
 
 // ValidateLimits checks limits, naming the field at fault (prefix.rpm, …).
-func ValidateLimits(prefix string, l switchboard.Limits) error { return firstProblem(prefix, l.Problems()) }
+func ValidateLimits(prefix string, l switchboard.Limits) error {
+	return firstProblem(prefix, l.Problems())
+}
 
 // ValidateBudget checks a budget, naming the field at fault.
-func ValidateBudget(prefix string, b switchboard.Budget) error { return firstProblem(prefix, b.Problems()) }
+func ValidateBudget(prefix string, b switchboard.Budget) error {
+	return firstProblem(prefix, b.Problems())
+}
 
 func firstProblem(prefix string, ps []switchboard.Problem) error {
 	if len(ps) == 0 {
