@@ -93,6 +93,8 @@ type InferenceSum struct {
 type Store interface {
 	InferenceStore
 	TenantStore
+	PromptStore
+	ExperimentStore
 	// Ping reports whether the database is reachable.
 	Ping(ctx context.Context) error
 	io.Closer
