@@ -188,6 +188,9 @@ type Model struct {
 	// Limits are this model's rate limits across every tenant, counted
 	// against the model that served each request.
 	Limits switchboard.Limits `yaml:"limits,omitempty"`
+	// CountFallbacks makes a fallback model's call, made for a request to
+	// this model, count against this model's Limits too.
+	CountFallbacks bool `yaml:"count_fallbacks,omitempty"`
 }
 
 // Route sends a model to one provider.

@@ -55,6 +55,9 @@ type Options struct {
 	GlobalBudget switchboard.Budget
 	// Models are per-model limits, counted against the model that served.
 	Models map[string]switchboard.Limits
+	// CountFallbacks names the models whose limits also count the calls of
+	// a fallback model that served one of their requests.
+	CountFallbacks map[string]bool
 	// Upstreams are per-provider limits, by provider name.
 	Upstreams map[string]Upstream
 	// Weights weigh tokens; zero value means 1, 1, 1.
@@ -105,7 +108,8 @@ type ticket struct {
 	lease      limits.Lease
 	hasLease   bool
 	reserve    *budget.Reservation
-	prompt     int64 // estimated prompt tokens
+	tokens     int64  // the weighted estimate: prompt plus output asked for
+	model      string // the model the client asked for
 	statuses   []limits.Status
 	budgetLeft float64 // NaN when no budget applies
 	scope      string  // the tightest scope, for x-switchboard-limit-scope
@@ -176,9 +180,9 @@ func (q *Quota) Admit(ctx context.Context, a httpapi.Admission, h http.Header) (
 	if needCost || q.gated || hasTPM(rules) {
 		prompt, maxOut = estimate(a)
 	}
-	t := &ticket{q: q, prompt: int64(prompt), budgetLeft: math.NaN()}
 	// Token limits admit on the prompt plus the output asked for.
 	tokens := int64(math.Ceil(float64(prompt)*q.o.Weights.Input + float64(maxOut)*q.o.Weights.Output))
+	t := &ticket{q: q, tokens: tokens, model: a.Model, budgetLeft: math.NaN()}
 	var worst float64
 	if needCost {
 		var priced bool
@@ -431,13 +435,24 @@ func (t *ticket) Settle(ctx context.Context, s httpapi.Settlement) {
 func (q *Quota) AdmitAttempt(ctx context.Context, provider, model string) (func(ok bool), error) {
 	up, hasUp := q.o.Upstreams[provider]
 	ml, hasModel := q.o.Models[model]
-	if !hasUp && !hasModel {
+	t, _ := ctx.Value(ticketKey{}).(*ticket)
+	// A fallback's call also counts against the requested model's limits
+	// when that model asks for it (models.NAME.count_fallbacks).
+	var asked string
+	if t != nil && t.model != model && q.o.CountFallbacks[t.model] {
+		asked = t.model
+	}
+	if !hasUp && !hasModel && asked == "" {
 		return nil, nil
 	}
-	var rules [2]limits.Rule
+	var rules [3]limits.Rule
 	n := 0
 	if hasModel && !ml.IsZero() {
 		rules[n] = limits.Rule{Scope: limits.ScopeModel, ID: model, Limits: ml}
+		n++
+	}
+	if al := q.o.Models[asked]; asked != "" && !al.IsZero() {
+		rules[n] = limits.Rule{Scope: limits.ScopeModel, ID: asked, Limits: al}
 		n++
 	}
 	if hasUp && !up.Limits.IsZero() {
@@ -447,10 +462,9 @@ func (q *Quota) AdmitAttempt(ctx context.Context, provider, model string) (func(
 	if n == 0 {
 		return nil, nil
 	}
-	t, _ := ctx.Value(ticketKey{}).(*ticket)
 	var tokens int64
 	if t != nil {
-		tokens = int64(math.Ceil(float64(t.prompt) * q.o.Weights.Input))
+		tokens = t.tokens // the estimate the request's own limits admitted
 	}
 	var d limits.Decision
 	var err error

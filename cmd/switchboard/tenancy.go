@@ -53,9 +53,13 @@ func (m *Main) buildTenancy(ctx, base context.Context) error {
 	}
 	m.ledger = ledger
 	models := map[string]switchboard.Limits{}
+	countFallbacks := map[string]bool{}
 	for _, mc := range cfg.Models {
 		if !mc.Limits.IsZero() {
 			models[mc.Name] = mc.Limits
+			if mc.CountFallbacks {
+				countFallbacks[mc.Name] = true
+			}
 		}
 	}
 	ups := map[string]quota.Upstream{}
@@ -75,7 +79,7 @@ func (m *Main) buildTenancy(ctx, base context.Context) error {
 			}
 			return out, err
 		},
-		Global: cfg.Limits.Global, GlobalBudget: cfg.Budgets.Global, Models: models, Upstreams: ups,
+		Global: cfg.Limits.Global, GlobalBudget: cfg.Budgets.Global, Models: models, CountFallbacks: countFallbacks, Upstreams: ups,
 		Weights:        quota.Weights{Input: w.Input, Cached: w.Cached, Output: w.Output},
 		RejectUnpriced: cfg.Pricing.RejectUnpriced, Unpriced: m.unpriced,
 		Budgets: m.budgetScopes, Metrics: m.metrics, Log: m.Log,
