@@ -30,6 +30,12 @@ type ChatRequest struct {
 	ResponseFormat      json.RawMessage `json:"response_format,omitempty"`
 	User                string          `json:"user,omitempty"`
 
+	// Prompt is Switchboard's prompt object ({"id", "label" | "version",
+	// "variables"}), verbatim. The gateway renders it into Messages before
+	// routing and never forwards it upstream. With a prompt, model and
+	// messages may be omitted (the prompt's version supplies them).
+	Prompt json.RawMessage `json:"-"`
+
 	// Extra holds the fields not named above, verbatim.
 	Extra map[string]json.RawMessage `json:"-"`
 	// Raw is the body exactly as the client sent it. Anything that changes
@@ -257,6 +263,12 @@ func DecodeChatRequest(body []byte) (*ChatRequest, error) {
 				r.Messages = append(r.Messages, m)
 				return nil
 			})
+		case "prompt":
+			if jsonKind(v) != "object" {
+				return InvalidParam("prompt", "'prompt' must be an object like {\"id\": \"name\", \"variables\": {}}, got %s", jsonKind(v))
+			}
+			r.Prompt = json.RawMessage(v)
+			return nil
 		case "stream":
 			return decodeInto("stream", v, &r.Stream, "a boolean")
 		case "stream_options":
@@ -309,6 +321,12 @@ func DecodeChatRequest(body []byte) (*ChatRequest, error) {
 		return nil, Errorf(CodeInvalidRequest, "request body is not valid JSON")
 	}
 	switch {
+	case r.Prompt != nil:
+		// The prompt supplies the model and messages; they are checked
+		// once it is rendered.
+		if haveModel && r.Model == "" {
+			return nil, InvalidParam("model", "'model' must be a non-empty string or left out")
+		}
 	case !haveModel || r.Model == "":
 		return nil, InvalidParam("model", "you must provide a model parameter")
 	case !haveMessages:

@@ -36,6 +36,10 @@ func TestDecodeChatRequest(t *testing.T) {
 		{"max_tokens negative", `{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":-1}`, "max_tokens", "at least 1"},
 		{"stream_options without stream", `{"model":"m","messages":[{"role":"user","content":"hi"}],"stream_options":{"include_usage":true}}`, "stream_options", "only allowed"},
 		{"tool without name", `{"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{}}]}`, "tools[0].function.name", "required"},
+		{"prompt only", `{"prompt":{"id":"rag_query","variables":{"q":"x"}}}`, "", ""},
+		{"prompt with messages", `{"prompt":{"id":"p"},"messages":[{"role":"user","content":"hi"}],"model":"m"}`, "", ""},
+		{"prompt string", `{"prompt":"rag_query"}`, "prompt", "must be an object"},
+		{"prompt empty model", `{"prompt":{"id":"p"},"model":""}`, "model", "non-empty"},
 		{"stop number", `{"model":"m","messages":[{"role":"user","content":"hi"}],"stop":3}`, "stop", "string or an array"},
 	}
 	for _, tc := range tests {
