@@ -164,23 +164,17 @@ func attempts[T any](ctx context.Context, e *Engine, r *route, op string, fn cal
 		tried := false
 		for i := 0; i < len(order) && n < budget; i++ {
 			d := order[i]
-			var admitted func(ok bool)
-			if e.gate != nil {
-				a, err := e.gate.AdmitAttempt(ctx, d.provider.Name, r.Name)
-				if err != nil {
-					last = err
-					if ctx.Err() != nil {
-						return zero, err
-					}
-					continue
+			admitted, err := e.admit(ctx, r, d)
+			if err != nil {
+				last = err
+				if ctx.Err() != nil {
+					return zero, err
 				}
-				admitted = a
+				continue
 			}
 			done, err := d.acquire()
 			if err != nil {
-				if admitted != nil {
-					admitted(false)
-				}
+				admitted(false)
 				if last == nil {
 					last = &switchboard.Error{Code: switchboard.CodeUnavailable, RetryAfter: time.Second,
 						Message: fmt.Sprintf("every deployment of model %q is unavailable (circuit breaker open)", r.Name), Err: err}
@@ -196,15 +190,14 @@ func attempts[T any](ctx context.Context, e *Engine, r *route, op string, fn cal
 			var v T
 			var hedged bool
 			if alt != nil {
-				v, err, hedged = hedge(ctx, e, r, op, d, alt, n, fn, h, done)
+				// hedge releases both attempts' admissions itself.
+				v, err, hedged = hedge(ctx, e, r, op, d, alt, n, fn, h, done, admitted)
 				if hedged {
 					n++
 					i++ // the alternative was tried too
 				}
 			} else {
 				v, err = attempt(ctx, e, r, op, d, n, fn, h, done)
-			}
-			if admitted != nil {
 				admitted(err == nil)
 			}
 			if err == nil {
@@ -223,6 +216,23 @@ func attempts[T any](ctx context.Context, e *Engine, r *route, op string, fn cal
 		last = ctx.Err()
 	}
 	return zero, last
+}
+
+// admit passes one attempt on d through the gate, if any. The release it
+// returns is never nil and must be called exactly once, with whether the
+// attempt's answer is the one the client gets.
+func (e *Engine) admit(ctx context.Context, r *route, d *deployment) (release func(ok bool), err error) {
+	if e.gate == nil {
+		return func(bool) {}, nil
+	}
+	rel, err := e.gate.AdmitAttempt(ctx, d.provider.Name, r.Name)
+	if err != nil {
+		return nil, err
+	}
+	if rel == nil {
+		return func(bool) {}, nil
+	}
+	return rel, nil
 }
 
 // attempt makes one call on d under its breaker, total timeout and span.
@@ -284,70 +294,142 @@ func attemptResult(err error) string {
 
 // hedge calls d and, if d has not answered by its recent first-byte
 // quantile, also alt; the first success wins and the other is cancelled.
-func hedge[T any](ctx context.Context, e *Engine, r *route, op string, d, alt *deployment, n int, fn call[T], h handling[T], done func(error)) (T, error, bool) {
+// The alternative passes the gate like any attempt. hedge releases both
+// admissions: admitted (d's) and alt's, each once, with ok only for the
+// attempt whose answer it returns; a loser's tokens are not the client's.
+func hedge[T any](ctx context.Context, e *Engine, r *route, op string, d, alt *deployment, n int, fn call[T], h handling[T], done func(error), admitted func(ok bool)) (T, error, bool) {
 	threshold, ok := d.quantile(cmpOr(r.Hedge.Quantile, 0.95))
 	if !ok {
 		v, err := attempt(ctx, e, r, op, d, n, fn, h, done)
+		admitted(err == nil)
 		return v, err, false
 	}
 	threshold = max(threshold, cmpOr(r.Hedge.MinDelay, 10*time.Millisecond))
+	// Two attempts may run at once, and a loser may end after the answer
+	// went out: each reports into an Outcome of its own, and the one whose
+	// answer hedge returns is copied into the request's.
+	out := switchboard.OutcomeFromContext(ctx)
 	type result struct {
 		v   T
 		err error
+		out *switchboard.Outcome
+	}
+	start := func(ctx context.Context, d *deployment, n int, done func(error)) chan result {
+		o := &switchboard.Outcome{}
+		if out != nil {
+			ctx = switchboard.NewContextWithOutcome(ctx, o)
+		}
+		c := make(chan result, 1)
+		go func() {
+			v, err := attempt(ctx, e, r, op, d, n, fn, h, done)
+			c <- result{v, err, o}
+		}()
+		return c
+	}
+	report := func(res result, attempts int) {
+		if out != nil {
+			o := res.out
+			out.Provider, out.ProviderType, out.UpstreamModel, out.Model = o.Provider, o.ProviderType, o.UpstreamModel, o.Model
+			out.UpstreamLatency = o.UpstreamLatency
+			out.Attempts += attempts
+		}
 	}
 	ctx1, cancel1 := context.WithCancel(ctx)
 	defer cancel1()
-	first := make(chan result, 1)
-	go func() {
-		v, err := attempt(ctx1, e, r, op, d, n, fn, h, done)
-		first <- result{v, err}
-	}()
+	first := start(ctx1, d, n, done)
 	timer := time.NewTimer(threshold)
 	defer timer.Stop()
 	select {
 	case res := <-first:
+		admitted(res.err == nil)
+		report(res, 1)
 		return res.v, res.err, false
 	case <-timer.C:
 	}
-	altDone, err := alt.acquire()
-	if err != nil {
+	ctx2, cancel2 := context.WithCancel(ctx)
+	defer cancel2()
+	altAdmitted, ok := admitHedge(ctx2, cancel2, e, r, alt, first)
+	if !ok {
 		res := <-first
+		admitted(res.err == nil)
+		report(res, 1)
 		return res.v, res.err, false
 	}
-	if out := switchboard.OutcomeFromContext(ctx); out != nil {
+	altDone, err := alt.acquire()
+	if err != nil {
+		altAdmitted(false)
+		res := <-first
+		admitted(res.err == nil)
+		report(res, 1)
+		return res.v, res.err, false
+	}
+	if out != nil {
 		out.Hedged = true
 	}
 	if e.metrics != nil {
 		e.metrics.Hedges.WithLabelValues(r.Name).Inc()
 	}
-	ctx2, cancel2 := context.WithCancel(ctx)
-	defer cancel2()
-	second := make(chan result, 1)
-	go func() {
-		v, err := attempt(ctx2, e, r, op, alt, n+1, fn, h, altDone)
-		second <- result{v, err}
-	}()
+	second := start(ctx2, alt, n+1, altDone)
 	var res result
 	var loser chan result
 	var cancelLoser context.CancelFunc
+	var releaseWinner, releaseLoser func(ok bool)
 	select {
 	case res = <-first:
-		loser, cancelLoser = second, cancel2
+		loser, cancelLoser, releaseWinner, releaseLoser = second, cancel2, admitted, altAdmitted
 	case res = <-second:
-		loser, cancelLoser = first, cancel1
+		loser, cancelLoser, releaseWinner, releaseLoser = first, cancel1, altAdmitted, admitted
 	}
 	if res.err != nil {
 		// The winner failed: wait for the other one.
+		releaseWinner(false)
 		res = <-loser
+		releaseLoser(res.err == nil)
+		report(res, 2)
 		return res.v, res.err, true
 	}
+	releaseWinner(true)
+	report(res, 2)
 	cancelLoser()
 	go func() {
-		if lr := <-loser; lr.err == nil && h.discard != nil {
+		lr := <-loser
+		releaseLoser(false)
+		if lr.err == nil && h.discard != nil {
 			h.discard(lr.v)
 		}
 	}()
 	return res.v, nil, true
+}
+
+// admitHedge passes the alternative of a hedge through the gate. A gate
+// that queues must not hold up the first attempt's answer: if that answer
+// comes first, the admission is abandoned (cancel ends it) and given back,
+// and the answer stays in first for the caller. ok is false when alt may
+// not be called.
+func admitHedge[T any](ctx context.Context, cancel context.CancelFunc, e *Engine, r *route, alt *deployment, first chan T) (release func(ok bool), ok bool) {
+	if e.gate == nil {
+		return func(bool) {}, true
+	}
+	type admission struct {
+		release func(ok bool)
+		err     error
+	}
+	adm := make(chan admission, 1)
+	go func() {
+		rel, err := e.admit(ctx, r, alt)
+		adm <- admission{rel, err}
+	}()
+	select {
+	case a := <-adm:
+		return a.release, a.err == nil
+	case res := <-first:
+		first <- res // first has room for it again: the caller reads it
+		cancel()
+		if a := <-adm; a.err == nil {
+			a.release(false)
+		}
+		return nil, false
+	}
 }
 
 func cmpOr[V comparable](v, def V) V {

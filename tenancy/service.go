@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -64,19 +65,20 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// ParseDuration reads a Go duration ("90m", "24h"), days ("7d") or seconds ("3600").
+// ParseDuration reads a Go duration ("90m", "24h"), days ("7d") or seconds
+// ("3600"), of at most 100 years. Anything else is an error: "2w" is not 2
+// seconds, and an RFC 3339 time is not the seconds of its year.
 func ParseDuration(s string) (time.Duration, error) {
+	const maxDays = 36500
 	if n, ok := strings.CutSuffix(s, "d"); ok {
-		var days float64
-		if _, err := fmt.Sscanf(n, "%g", &days); err == nil && days > 0 && days < 36500 {
+		if days, err := strconv.ParseFloat(n, 64); err == nil && days > 0 && days < maxDays {
 			return time.Duration(days * 24 * float64(time.Hour)), nil
 		}
 	}
 	if d, err := time.ParseDuration(s); err == nil {
 		return d, nil
 	}
-	var secs float64
-	if _, err := fmt.Sscanf(s, "%g", &secs); err == nil && secs >= 0 && secs < 1e10 {
+	if secs, err := strconv.ParseFloat(s, 64); err == nil && secs >= 0 && secs < maxDays*24*3600 {
 		return time.Duration(secs * float64(time.Second)), nil
 	}
 	return 0, fmt.Errorf("invalid duration %q: use 90m, 24h, 7d or a number of seconds", s)
