@@ -171,6 +171,11 @@ func (s *Server) wrap(h func(http.ResponseWriter, *http.Request) error) http.Han
 			ent.status = StatusClientClosed
 			return
 		}
+		if ent.ticket != nil {
+			// A limit that refused inside the router (a model's or an
+			// upstream's) is reported as one refused at admission is.
+			ent.ticket.SetHeaders(w.Header())
+		}
 		ent.status = writeError(w, e)
 	})
 }
