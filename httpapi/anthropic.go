@@ -140,6 +140,11 @@ func (s *Server) wrapAnthropic(h func(http.ResponseWriter, *http.Request) error)
 			ent.status = StatusClientClosed
 			return
 		}
+		if ent.ticket != nil {
+			// A limit that refused inside the router (a model's or an
+			// upstream's) is reported as one refused at admission is.
+			ent.ticket.SetHeaders(w.Header())
+		}
 		ent.status = writeAnthropicError(w, e, ent.requestID)
 	})
 }
@@ -244,25 +249,31 @@ func (s *Server) messagesStream(ctx context.Context, w http.ResponseWriter, req 
 	enc := anthropic.NewEventEncoder(e.id, req.Model, estimate)
 	buf := make([]byte, 0, 1024)
 	var outChars int
+	// gone is the send that failed because the client left: as in chat, the
+	// usage is still estimated, so the client is charged for what the
+	// upstream produced.
+	var gone error
 	for err == nil {
 		if chunk.Usage != nil {
 			e.usage, e.hasUsage = *chunk.Usage, true
 		}
-		for i := range chunk.Choices {
-			outChars += len(chunk.Choices[i].Delta.Content)
-		}
+		outChars += outputChars(chunk)
 		buf = enc.Append(buf[:0], chunk)
-		if serr := send(buf); serr != nil {
-			return serr
+		if gone = send(buf); gone != nil {
+			break
 		}
 		chunk, err = st.Recv()
 	}
 	if !e.hasUsage {
-		// An upstream that reports no usage: estimate, ~4 bytes a token.
+		// An upstream that reports no usage (or a stream cut before its
+		// usage chunk): estimate, ~4 bytes a token.
 		e.usage.PromptTokens = estimate
 		e.usage.CompletionTokens = (outChars + 3) / 4
 		e.usage.TotalTokens = e.usage.PromptTokens + e.usage.CompletionTokens
 		e.hasUsage = true
+	}
+	if gone != nil {
+		return gone
 	}
 	if err == io.EOF {
 		_ = send(enc.Finish(buf[:0], &e.usage))

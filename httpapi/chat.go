@@ -188,13 +188,15 @@ func (s *Server) chatStream(ctx context.Context, w http.ResponseWriter, req *swi
 	wantUsage := req.WantsUsage()
 	buf := make([]byte, 0, 1024)
 	var outChars int
+	// gone is the write that failed because the client left. The loop stops
+	// there but the usage below is still estimated: the client is charged
+	// for what the upstream produced, however its leaving was noticed.
+	var gone error
 	for err == nil {
 		if chunk.Usage != nil {
 			e.usage, e.hasUsage = *chunk.Usage, true
 		}
-		for i := range chunk.Choices {
-			outChars += len(chunk.Choices[i].Delta.Content)
-		}
+		outChars += outputChars(chunk)
 		// The usage-only chunk exists because the gateway asked for it; a
 		// client that did not ask must not see it.
 		if wantUsage || chunk.Usage == nil || len(chunk.Choices) > 0 {
@@ -212,21 +214,25 @@ func (s *Server) chatStream(ctx context.Context, w http.ResponseWriter, req *swi
 				}
 			}
 			buf = sse.AppendEvent(buf[:0], "", data)
-			if _, werr := w.Write(buf); werr != nil {
-				return &switchboard.Error{Code: switchboard.CodeCanceled, Message: "client went away", Err: werr}
+			if _, gone = w.Write(buf); gone != nil {
+				break
 			}
-			if ferr := rc.Flush(); ferr != nil {
-				return &switchboard.Error{Code: switchboard.CodeCanceled, Message: "client went away", Err: ferr}
+			if gone = rc.Flush(); gone != nil {
+				break
 			}
 		}
 		chunk, err = st.Recv()
 	}
 	if !e.hasUsage {
-		// An upstream that reports no usage: estimate, ~4 bytes a token.
+		// An upstream that reports no usage (or a stream cut before its
+		// usage chunk): estimate, ~4 bytes a token.
 		e.usage.CompletionTokens = (outChars + 3) / 4
 		e.usage.PromptTokens = estimatePromptTokens(req)
 		e.usage.TotalTokens = e.usage.PromptTokens + e.usage.CompletionTokens
 		e.hasUsage = true
+	}
+	if gone != nil {
+		return &switchboard.Error{Code: switchboard.CodeCanceled, Message: "client went away", Err: gone}
 	}
 	if err == io.EOF {
 		_, _ = w.Write(sse.Done)
@@ -272,6 +278,28 @@ func withCost(chunk *switchboard.Chunk, usd float64) *switchboard.Chunk {
 		}
 	}
 	return &c
+}
+
+// outputChars returns the bytes of output text in a chunk's deltas, from
+// which completion tokens are estimated when the upstream reports no usage:
+// the content's text (a JSON string, counted without its quotes; escapes
+// count as written, a slight over-estimate), a refusal and tool-call
+// arguments. It does not allocate: it runs for every chunk relayed.
+func outputChars(c *switchboard.Chunk) int {
+	n := 0
+	for i := range c.Choices {
+		d := &c.Choices[i].Delta
+		if ct := bytes.TrimSpace(d.Content); len(ct) >= 2 && ct[0] == '"' {
+			n += len(ct) - 2
+		}
+		if d.Refusal != nil {
+			n += len(*d.Refusal)
+		}
+		for j := range d.ToolCalls {
+			n += len(d.ToolCalls[j].Function.Arguments)
+		}
+	}
+	return n
 }
 
 func estimatePromptTokens(req *switchboard.ChatRequest) int {
