@@ -231,6 +231,8 @@ func (s *Server) messagesStream(ctx context.Context, w http.ResponseWriter, req 
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
+	// The cost is known only at the end: it follows as a trailer.
+	h.Set("Trailer", "X-Switchboard-Cost-Usd")
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	send := func(b []byte) error {
@@ -272,6 +274,8 @@ func (s *Server) messagesStream(ctx context.Context, w http.ResponseWriter, req 
 		e.usage.TotalTokens = e.usage.PromptTokens + e.usage.CompletionTokens
 		e.hasUsage = true
 	}
+	s.price(e)
+	setCostHeader(h, e) // the declared trailer
 	if gone != nil {
 		return gone
 	}

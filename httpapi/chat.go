@@ -183,6 +183,8 @@ func (s *Server) chatStream(ctx context.Context, w http.ResponseWriter, req *swi
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
+	// The cost is known only at the end: it follows as a trailer.
+	h.Set("Trailer", "X-Switchboard-Cost-Usd")
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	wantUsage := req.WantsUsage()
@@ -231,6 +233,8 @@ func (s *Server) chatStream(ctx context.Context, w http.ResponseWriter, req *swi
 		e.usage.TotalTokens = e.usage.PromptTokens + e.usage.CompletionTokens
 		e.hasUsage = true
 	}
+	s.price(e)
+	setCostHeader(h, e) // the declared trailer
 	if gone != nil {
 		return &switchboard.Error{Code: switchboard.CodeCanceled, Message: "client went away", Err: gone}
 	}
