@@ -37,6 +37,19 @@ type Inference struct {
 	CostUSD *float64 `json:"cost_usd"`
 	// SavedUSD is, for a cache hit, what the avoided call would have cost.
 	SavedUSD *float64 `json:"saved_usd,omitempty"`
+	// PromptID, PromptVersion and PromptLabel name the prompt version a
+	// prompt call rendered, and the label it was asked for.
+	PromptID      string `json:"prompt_id,omitempty"`
+	PromptVersion string `json:"prompt_version,omitempty"`
+	PromptLabel   string `json:"prompt_label,omitempty"`
+	// Experiment and Variant record the exposure of an inference that an
+	// experiment assigned.
+	Experiment string `json:"experiment,omitempty"`
+	Variant    string `json:"variant,omitempty"`
+	// Unit is a salted hash of the randomisation unit (the request's user or
+	// x-switchboard-unit), never the raw ID; empty when the inference had no
+	// unit and was assigned at random (it is then its own unit).
+	Unit string `json:"unit,omitempty"`
 }
 
 // InferenceFilter selects inference records. Zero fields do not filter.
@@ -45,7 +58,11 @@ type InferenceFilter struct {
 	Model        string
 	TenantID     string
 	KeyID        string
-	Limit        int
+	// PromptID and Experiment select a prompt's calls and an experiment's
+	// exposures.
+	PromptID   string
+	Experiment string
+	Limit      int
 }
 
 // InferenceStore persists inference records.
@@ -95,6 +112,7 @@ type Store interface {
 	TenantStore
 	PromptStore
 	ExperimentStore
+	AuditStore
 	// Ping reports whether the database is reachable.
 	Ping(ctx context.Context) error
 	io.Closer

@@ -41,6 +41,10 @@ type Config struct {
 	Limits Limits `yaml:"limits"`
 	// Budgets configures the global budget, its time zone and alert notifiers.
 	Budgets Budgets `yaml:"budgets"`
+	// Prompts configures the prompt registry.
+	Prompts Prompts `yaml:"prompts"`
+	// Experiments configures the monitor of experiments and canaries.
+	Experiments Experiments `yaml:"experiments"`
 	// Providers are the upstreams, from the mapping `providers: {name: {type: …}}`,
 	// in file order.
 	Providers []*Provider `yaml:"-"`
@@ -120,6 +124,25 @@ type Recorder struct {
 	BatchSize int `yaml:"batch_size"`
 	// FlushInterval is the longest a record waits before its batch is written.
 	FlushInterval time.Duration `yaml:"flush_interval"`
+}
+
+// Prompts configures the prompt registry.
+type Prompts struct {
+	// Dir is a folder of prompt files, or one YAML file (the seed layout
+	// prompt_templates.yaml); empty serves the prompts made through the
+	// admin API only.
+	Dir string `yaml:"dir"`
+	// Poll is how often the files and the store are checked for changes.
+	Poll time.Duration `yaml:"poll"`
+}
+
+// Experiments configures the monitor of experiments and canaries.
+type Experiments struct {
+	// Interval is how often running experiments are evaluated (auto-stop,
+	// auto-promote, canary rollback).
+	Interval time.Duration `yaml:"interval"`
+	// Refresh is how often each replica reloads the running experiments.
+	Refresh time.Duration `yaml:"refresh"`
 }
 
 // Provider is one entry of the providers mapping: an upstream the gateway
@@ -274,12 +297,14 @@ func Default() *Config {
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       120 * time.Second,
 		},
-		Storage: Storage{Driver: defaultDriver, DSN: defaultDSN},
-		Log:     Log{Level: "info", Format: "text", FlushInterval: 100 * time.Millisecond},
-		Cache:   Cache{TTL: 24 * time.Hour, MaxTTL: 7 * 24 * time.Hour, Mode: "deterministic", Semantic: SemanticCache{Threshold: 0.92, Embedder: "local"}},
-		Tracing: Tracing{ServiceName: "switchboard", SampleRatio: 1.0},
-		Redis:   Redis{Prefix: "switchboard"},
-		Limits:  Limits{TokenWeights: TokenWeights{Input: 1, Output: 1, Cached: 1}},
+		Storage:     Storage{Driver: defaultDriver, DSN: defaultDSN},
+		Log:         Log{Level: "info", Format: "text", FlushInterval: 100 * time.Millisecond},
+		Cache:       Cache{TTL: 24 * time.Hour, MaxTTL: 7 * 24 * time.Hour, Mode: "deterministic", Semantic: SemanticCache{Threshold: 0.92, Embedder: "local"}},
+		Tracing:     Tracing{ServiceName: "switchboard", SampleRatio: 1.0},
+		Redis:       Redis{Prefix: "switchboard"},
+		Limits:      Limits{TokenWeights: TokenWeights{Input: 1, Output: 1, Cached: 1}},
+		Prompts:     Prompts{Poll: time.Second},
+		Experiments: Experiments{Interval: time.Minute, Refresh: time.Second},
 		Recorder: Recorder{
 			QueueSize:     10000,
 			BatchSize:     500,

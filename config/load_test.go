@@ -171,7 +171,7 @@ func TestSetErrors(t *testing.T) {
 	}{
 		{"unknown key", "", "server.lisen=:1",
 			`--set server.lisen=…: unknown key "lisen" in server (allowed: allow_unauthenticated, idle_timeout, listen, max_body_bytes, max_in_flight, read_header_timeout, shutdown_grace)`},
-		{"unknown section", "", "sever.listen=:1", `--set sever.listen=…: unknown key "sever" (allowed: budgets, cache, limits, log, models, pricing, providers, recorder, redis, server, storage, tenants, tracing)`},
+		{"unknown section", "", "sever.listen=:1", `--set sever.listen=…: unknown key "sever" (allowed: budgets, cache, experiments, limits, log, models, pricing, prompts, providers, recorder, redis, server, storage, tenants, tracing)`},
 		{"wrong type", "", "server.max_in_flight=abc", `--set server.max_in_flight=…: server.max_in_flight: cannot use "abc" as an integer`},
 		{"no equals", "", "server.listen", `--set server.listen: want path.to.key=value`},
 		{"empty key", "", "server..listen=1", `--set server..listen=…: empty key in path "server..listen"`},
@@ -204,13 +204,13 @@ func TestUnknownKeys(t *testing.T) {
 		want string
 	}{
 		{"top level", "server: {}\nsevrer: {}\n",
-			`a.yaml:2: unknown key "sevrer" (allowed: budgets, cache, limits, log, models, pricing, providers, recorder, redis, server, storage, tenants, tracing)`},
+			`a.yaml:2: unknown key "sevrer" (allowed: budgets, cache, experiments, limits, log, models, pricing, prompts, providers, recorder, redis, server, storage, tenants, tracing)`},
 		{"nested", "server:\n  listen: :1\n  lisen: :2\n",
 			`a.yaml:3: unknown key "lisen" in server (allowed: allow_unauthenticated, idle_timeout, listen, max_body_bytes, max_in_flight, read_header_timeout, shutdown_grace)`},
 		{"provider timeouts", "providers:\n  p:\n    type: mock\n    timeouts: {conect: 1s}\n",
 			`a.yaml:4: unknown key "conect" in providers.p.timeouts (allowed: connect, first_byte, idle, total)`},
 		{"model", "models:\n  m:\n    routes: []\n    descr: x\n",
-			`a.yaml:4: unknown key "descr" in models.m (allowed: cache, description, fallbacks, hedge, limits, retry, routes, sticky, strategy)`},
+			`a.yaml:4: unknown key "descr" in models.m (allowed: cache, count_fallbacks, description, fallbacks, hedge, limits, retry, routes, sticky, strategy)`},
 		{"route", "models:\n  m:\n    routes:\n      - {provider: a, modle: b}\n",
 			`a.yaml:4: unknown key "modle" in models.m.routes[0] (allowed: model, provider, weight)`},
 		{"all reported", "log: {levle: x}\nrecorder: {size: 1}\n",

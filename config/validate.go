@@ -86,6 +86,16 @@ func (c *Config) Validate(providerTypes []string) error {
 		v.add("recorder.flush_interval", "must be positive, got %s", r.FlushInterval)
 	}
 
+	if c.Prompts.Poll <= 0 {
+		v.add("prompts.poll", "must be positive, got %s", c.Prompts.Poll)
+	}
+	if c.Experiments.Interval <= 0 {
+		v.add("experiments.interval", "must be positive, got %s", c.Experiments.Interval)
+	}
+	if c.Experiments.Refresh <= 0 {
+		v.add("experiments.refresh", "must be positive, got %s", c.Experiments.Refresh)
+	}
+
 	v.providers(providerTypes)
 	v.models()
 	v.cache()

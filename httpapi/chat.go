@@ -119,6 +119,10 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) (err error) {
 		return err
 	}
 	e.endpoint, e.model, e.stream, e.unit = "chat", req.Model, req.Stream, req.User
+	if req, err = s.applyPrompt(w, e, r, body, req); err != nil {
+		return err
+	}
+	e.model, e.stream, e.unit = req.Model, req.Stream, req.User
 	ctx, span := s.startInference(r, e, "chat")
 	defer func() { s.endSpan(span, e, err) }()
 	if ctx, err = s.admit(ctx, w, e, Admission{Endpoint: "chat", Model: req.Model, Chat: req}); err != nil {

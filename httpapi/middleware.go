@@ -31,6 +31,7 @@ type entry struct {
 	hasUsage bool
 	outcome  switchboard.Outcome
 
+	prompt *promptUse      // the prompt version and experiment variant used
 	caller *tenancy.Caller // nil when the server runs open
 	ticket Ticket          // the request's admission, settled in finish
 	cost   *float64        // what the inference cost, once known
@@ -178,6 +179,7 @@ func (s *Server) finish(r *http.Request, sw *statusWriter, e *entry) {
 			InputTokens: e.usage.PromptTokens, OutputTokens: e.usage.CompletionTokens, CachedTokens: e.usage.CachedTokens(),
 			Attempts: e.outcome.Attempts, Cache: e.outcome.Cache, CacheTier: e.outcome.CacheTier,
 		}
+		e.prompt.record(&inf)
 		if e.hasUsage {
 			s.price(e)
 			inf.CostUSD, inf.SavedUSD = e.cost, e.saved

@@ -16,7 +16,9 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/switchboard-ai/switchboard"
+	"github.com/switchboard-ai/switchboard/experiment"
 	"github.com/switchboard-ai/switchboard/metrics"
+	"github.com/switchboard-ai/switchboard/prompt"
 	"github.com/switchboard-ai/switchboard/tenancy"
 )
 
@@ -69,35 +71,47 @@ type Options struct {
 	// Quota, when set, admits each inference against rate limits and
 	// budgets and settles it afterwards.
 	Quota Quota
+	// Prompts, when set, renders the prompt object of chat requests and
+	// serves the prompt routes.
+	Prompts *prompt.Registry
+	// Experiments, when set, assigns requests to the variants of running
+	// experiments.
+	Experiments *experiment.Resolver
+	// Audit, when set, serves the audit log at /admin/v1/audit.
+	Audit switchboard.AuditStore
 }
 
 // Server serves the gateway's HTTP API.
 type Server struct {
-	p         switchboard.Provider
-	store     Pinger
-	recorder  Recorder
-	metrics   *metrics.Metrics
-	log       *slog.Logger
-	tracer    trace.Tracer
-	maxBody   int64
-	sem       chan struct{}
-	accessLog bool
-	content   bool
-	status    func() any
-	costs     func(inf *switchboard.Inference, u switchboard.Usage)
-	cache     CacheAdmin
-	usage     Usage
-	auth      Authenticator
-	tenants   *tenancy.Service
-	quota     Quota
-	handler   http.Handler
+	p           switchboard.Provider
+	store       Pinger
+	recorder    Recorder
+	metrics     *metrics.Metrics
+	log         *slog.Logger
+	tracer      trace.Tracer
+	maxBody     int64
+	sem         chan struct{}
+	accessLog   bool
+	content     bool
+	status      func() any
+	costs       func(inf *switchboard.Inference, u switchboard.Usage)
+	cache       CacheAdmin
+	usage       Usage
+	auth        Authenticator
+	tenants     *tenancy.Service
+	quota       Quota
+	prompts     *prompt.Registry
+	experiments *experiment.Resolver
+	audit       switchboard.AuditStore
+	handler     http.Handler
 }
 
 // New returns a Server.
 func New(o Options) *Server {
 	s := &Server{p: o.Provider, store: o.Store, recorder: o.Recorder, metrics: o.Metrics, log: o.Log,
 		tracer: o.Tracer, maxBody: o.MaxBodyBytes, accessLog: o.AccessLog, content: o.LogContent, status: o.Status, costs: o.Costs,
-		cache: o.Cache, usage: o.Usage, auth: o.Auth, tenants: o.Tenants, quota: o.Quota}
+		cache: o.Cache, usage: o.Usage, auth: o.Auth, tenants: o.Tenants, quota: o.Quota,
+		prompts: o.Prompts, experiments: o.Experiments, audit: o.Audit}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -127,11 +141,13 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /v1/embeddings", api(s.authed(inference, s.embeddings)))
 	mux.Handle("POST /v1/messages", s.anthropicAPI(s.authed(inference, s.messages)))
 	mux.Handle("POST /v1/messages/count_tokens", s.anthropicAPI(s.authed(inference, s.countTokens)))
+	mux.Handle("POST /v1/prompts/{id}/render", api(s.authed(inference, s.renderPrompt)))
 	mux.Handle("GET /v1/models", s.wrap(s.authed(inference, s.listModels)))
 	mux.Handle("GET /v1/models/{model...}", s.wrap(s.authed(inference, s.getModel)))
 	mux.Handle("GET /admin/v1/cache/stats", s.wrap(s.authed(read, s.cacheStats)))
 	mux.Handle("POST /admin/v1/cache/purge", s.wrap(s.authed(admin, s.cachePurge)))
 	s.adminRoutes(mux)
+	s.promptRoutes(mux)
 	mux.Handle("GET /healthz", s.wrap(s.healthz))
 	mux.Handle("GET /readyz", s.wrap(s.readyz))
 	if s.metrics != nil {

@@ -20,7 +20,8 @@ const (
 
 const inferenceColumns = `id, time, request_id, tenant_id, key_id, endpoint, model, provider,
     upstream_model, stream, status, error_code, latency_ns, ttft_ns,
-    input_tokens, output_tokens, cached_tokens, attempts, cache, cache_tier, cost_usd, saved_usd`
+    input_tokens, output_tokens, cached_tokens, attempts, cache, cache_tier, cost_usd, saved_usd,
+    prompt_id, prompt_version, prompt_label, experiment, variant, unit`
 
 // insertInferences inserts a whole batch in one statement, one array
 // parameter per column. It beat a pgx.Batch of single-row INSERTs in
@@ -30,7 +31,8 @@ SELECT * FROM unnest(
     $1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
     $9::text[], $10::boolean[], $11::integer[], $12::text[], $13::bigint[], $14::bigint[],
     $15::bigint[], $16::bigint[], $17::bigint[], $18::integer[], $19::text[], $20::text[],
-    $21::double precision[], $22::double precision[])
+    $21::double precision[], $22::double precision[],
+    $23::text[], $24::text[], $25::text[], $26::text[], $27::text[], $28::text[])
 ON CONFLICT (id) DO NOTHING`
 
 // InsertInferences writes batch in one statement. A record whose ID exists
@@ -62,6 +64,8 @@ func columnsOf(batch []switchboard.Inference) []any {
 		input, output, cached                    = make([]int64, n), make([]int64, n), make([]int64, n)
 		cache, cacheTier                         = make([]string, n), make([]string, n)
 		cost, saved                              = make([]*float64, n), make([]*float64, n)
+		promptID, promptLabel, experiment        = make([]string, n), make([]string, n), make([]string, n)
+		variant, unit, promptVersion             = make([]string, n), make([]string, n), make([]string, n)
 	)
 	for i := range batch {
 		in := &batch[i]
@@ -72,10 +76,12 @@ func columnsOf(batch []switchboard.Inference) []any {
 		input[i], output[i], cached[i] = int64(in.InputTokens), int64(in.OutputTokens), int64(in.CachedTokens)
 		attempts[i] = int4(in.Attempts)
 		cache[i], cacheTier[i], cost[i], saved[i] = text(in.Cache), text(in.CacheTier), in.CostUSD, in.SavedUSD
+		promptID[i], promptVersion[i], promptLabel[i] = text(in.PromptID), text(in.PromptVersion), text(in.PromptLabel)
+		experiment[i], variant[i], unit[i] = text(in.Experiment), text(in.Variant), text(in.Unit)
 	}
 	return []any{id, tm, requestID, tenantID, keyID, endpoint, model, provider,
 		upstreamModel, stream, status, errCode, latency, ttft, input, output, cached, attempts,
-		cache, cacheTier, cost, saved}
+		cache, cacheTier, cost, saved, promptID, promptVersion, promptLabel, experiment, variant, unit}
 }
 
 // text returns s as PostgreSQL accepts it in a text column: NUL bytes
@@ -121,7 +127,8 @@ func (s *Store) ListInferences(ctx context.Context, f switchboard.InferenceFilte
 		)
 		if err := rows.Scan(&in.ID, &in.Time, &in.RequestID, &in.TenantID, &in.KeyID, &in.Endpoint, &in.Model, &in.Provider,
 			&in.UpstreamModel, &in.Stream, &status, &in.ErrorCode, &latency, &ttft,
-			&input, &output, &cached, &attempts, &in.Cache, &in.CacheTier, &in.CostUSD, &in.SavedUSD); err != nil {
+			&input, &output, &cached, &attempts, &in.Cache, &in.CacheTier, &in.CostUSD, &in.SavedUSD,
+			&in.PromptID, &in.PromptVersion, &in.PromptLabel, &in.Experiment, &in.Variant, &in.Unit); err != nil {
 			return nil, fmt.Errorf("postgres: list inferences: %w", err)
 		}
 		in.Time = in.Time.UTC()
@@ -173,6 +180,12 @@ func whereClause(f switchboard.InferenceFilter) (string, []any) {
 	}
 	if f.KeyID != "" {
 		add("key_id =", f.KeyID)
+	}
+	if f.PromptID != "" {
+		add("prompt_id <> '' AND prompt_id =", f.PromptID)
+	}
+	if f.Experiment != "" {
+		add("experiment <> '' AND experiment =", f.Experiment)
 	}
 	if len(conds) == 0 {
 		return "", nil

@@ -18,10 +18,11 @@ const (
 
 const inferenceColumns = `id, time, request_id, tenant_id, key_id, endpoint, model, provider,
     upstream_model, stream, status, error_code, latency_ns, ttft_ns,
-    input_tokens, output_tokens, cached_tokens, attempts, cache, cache_tier, cost_usd, saved_usd`
+    input_tokens, output_tokens, cached_tokens, attempts, cache, cache_tier, cost_usd, saved_usd,
+    prompt_id, prompt_version, prompt_label, experiment, variant, unit`
 
 const insertInference = `INSERT INTO inferences (` + inferenceColumns + `)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO NOTHING`
 
 // InsertInferences writes batch in one transaction. A record whose ID exists
@@ -56,6 +57,7 @@ func (s *Store) insert(ctx context.Context, batch []switchboard.Inference) error
 			in.ID, unixNano(in.Time), in.RequestID, in.TenantID, in.KeyID, in.Endpoint, in.Model, in.Provider,
 			in.UpstreamModel, in.Stream, in.Status, in.ErrorCode, int64(in.Latency), int64(in.TTFT),
 			in.InputTokens, in.OutputTokens, in.CachedTokens, in.Attempts, in.Cache, in.CacheTier, in.CostUSD, in.SavedUSD,
+			in.PromptID, in.PromptVersion, in.PromptLabel, in.Experiment, in.Variant, in.Unit,
 		); err != nil {
 			return err
 		}
@@ -90,7 +92,8 @@ func (s *Store) ListInferences(ctx context.Context, f switchboard.InferenceFilte
 		)
 		if err := rows.Scan(&in.ID, &ns, &in.RequestID, &in.TenantID, &in.KeyID, &in.Endpoint, &in.Model, &in.Provider,
 			&in.UpstreamModel, &in.Stream, &in.Status, &in.ErrorCode, &latency, &ttft,
-			&in.InputTokens, &in.OutputTokens, &in.CachedTokens, &in.Attempts, &in.Cache, &in.CacheTier, &in.CostUSD, &in.SavedUSD); err != nil {
+			&in.InputTokens, &in.OutputTokens, &in.CachedTokens, &in.Attempts, &in.Cache, &in.CacheTier, &in.CostUSD, &in.SavedUSD,
+			&in.PromptID, &in.PromptVersion, &in.PromptLabel, &in.Experiment, &in.Variant, &in.Unit); err != nil {
 			return nil, fmt.Errorf("sqlite: list inferences: %w", err)
 		}
 		in.Time = fromUnixNano(ns)
@@ -136,6 +139,12 @@ func whereClause(f switchboard.InferenceFilter) (string, []any) {
 	}
 	if f.KeyID != "" {
 		conds, args = append(conds, "key_id = ?"), append(args, f.KeyID)
+	}
+	if f.PromptID != "" {
+		conds, args = append(conds, "prompt_id = ?", "prompt_id <> ''"), append(args, f.PromptID)
+	}
+	if f.Experiment != "" {
+		conds, args = append(conds, "experiment = ?", "experiment <> ''"), append(args, f.Experiment)
 	}
 	if len(conds) == 0 {
 		return "", args

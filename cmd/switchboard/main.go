@@ -51,6 +51,11 @@ Usage:
         Create (shown once), list and revoke API keys, straight in the store.
   switchboard usage [--by tenant|key|model|day[,…]] [--since 7d] [--format table|json|csv]
         Requests, tokens and cost from the inference records.
+  switchboard prompt list|show|render|promote|rollback|history|diff|test …
+        Prompts as versioned assets: labels, rollback, diffs and prompt tests
+        (switchboard prompt, without arguments, lists the forms).
+  switchboard experiment list|create|report|stop|ship|rollback …
+        A/B experiments and canaries with their statistics.
   switchboard mock-upstream [--listen ADDR] [--latency DURATION]
         Run a fake OpenAI, Anthropic, Gemini, Azure, Ollama and TGI API for
         demos, tests and benchmarks.
@@ -82,6 +87,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = tenantsCmd(args[1:], stdout, stderr)
 	case "usage":
 		err = usageCmd(args[1:], stdout, stderr)
+	case "prompt", "prompts":
+		err = promptCmd(args[1:], stdout, stderr)
 	case "mock-upstream":
 		err = mockUpstream(args[1:], stderr)
 	case "version", "--version":

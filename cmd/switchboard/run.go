@@ -24,6 +24,7 @@ import (
 	"github.com/switchboard-ai/switchboard/internal/logbuf"
 	"github.com/switchboard-ai/switchboard/metrics"
 	"github.com/switchboard-ai/switchboard/pricing"
+	"github.com/switchboard-ai/switchboard/prompt"
 	"github.com/switchboard-ai/switchboard/quota"
 	"github.com/switchboard-ai/switchboard/recorder"
 	"github.com/switchboard-ai/switchboard/semantic"
@@ -64,6 +65,7 @@ type Main struct {
 	dir      *tenancy.Directory
 	tenants  *tenancy.Service
 	quota    *quota.Quota
+	prompts  *prompt.Registry
 	ledger   *budget.Ledger
 	redis    *goredis.Client
 	unpriced []string
@@ -212,6 +214,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.buildTenancy(ctx, base); err != nil {
 		return err
 	}
+	if err := m.buildPrompts(ctx, base); err != nil {
+		return err
+	}
 	var front switchboard.Provider = m.engine
 	var cacheAdmin httpapi.CacheAdmin
 	if m.cache != nil {
@@ -224,6 +229,7 @@ func (m *Main) Run(ctx context.Context) error {
 		AccessLog: true, LogContent: cfg.Log.Content,
 		Status: func() any { return map[string]any{"deployments": m.engine.Deployments()} },
 		Auth:   m.dir, Tenants: m.tenants, Quota: m.quota,
+		Prompts: m.prompts, Audit: m.store,
 	})
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {

@@ -1,0 +1,237 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/switchboard-ai/switchboard"
+	"github.com/switchboard-ai/switchboard/prompt"
+)
+
+// buildPrompts opens the prompt registry over the store and keeps it in
+// step with its files and the other replicas until base ends.
+func (m *Main) buildPrompts(ctx, base context.Context) error {
+	reg, err := prompt.New(ctx, prompt.Options{Dir: m.Config.Prompts.Dir, Store: m.store, Log: m.Log, Interval: m.Config.Prompts.Poll})
+	if err != nil {
+		return fmt.Errorf("prompts: %w", err)
+	}
+	m.prompts = reg
+	go reg.Run(base)
+	if n := len(reg.List()); n > 0 || m.Config.Prompts.Dir != "" {
+		m.Log.Info("prompt registry loaded", "prompts", n, "dir", m.Config.Prompts.Dir)
+	}
+	return nil
+}
+
+// openPrompts loads the configuration, the store and the registry, without
+// serving: the CLI changes prompts through the same code as the admin API.
+func openPrompts(ctx context.Context, files, sets []string, stderr io.Writer) (*Main, *prompt.Registry, error) {
+	m := NewMain(stderr)
+	if err := m.Load(files, sets); err != nil {
+		return nil, nil, err
+	}
+	store, err := switchboard.Stores.New(ctx, m.Config.Storage.Driver, m.Config.Storage.Decoder(), switchboard.Deps{Log: m.Log})
+	if err != nil {
+		return nil, nil, fmt.Errorf("storage: %w", err)
+	}
+	m.store = store
+	reg, err := prompt.New(ctx, prompt.Options{Dir: m.Config.Prompts.Dir, Store: store, Log: m.Log})
+	if err != nil {
+		_ = store.Close()
+		return nil, nil, err
+	}
+	return m, reg, nil
+}
+
+const promptUsage = `usage: switchboard prompt list [--format table|json]
+       switchboard prompt show ID [--version V | --label L]
+       switchboard prompt render ID [--version V | --label L] [--vars JSON | --vars-file FILE]
+       switchboard prompt promote ID LABEL VERSION [--reason TEXT]
+       switchboard prompt rollback ID LABEL [--to VERSION] [--reason TEXT]
+       switchboard prompt history ID LABEL
+       switchboard prompt diff ID FROM TO
+       switchboard prompt test [ID…] [--version V | --label L] [--model M] [--judge-model M] [--junit FILE] [--format table|json]
+  (each also takes --config FILE and --set key=value; the prompt files are prompts.dir)`
+
+// promptCmd runs `switchboard prompt …`.
+func promptCmd(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%s", promptUsage)
+	}
+	verb := args[0]
+	fs, files, sets := configFlags("prompt "+verb, stderr)
+	version := fs.String("version", "", "the version (display version, sequence number or hash prefix)")
+	label := fs.String("label", "", "the label (production, staging, …)")
+	vars := fs.String("vars", "", "render: the variables as a JSON object")
+	varsFile := fs.String("vars-file", "", "render: a file holding the variables as a JSON object")
+	reason := fs.String("reason", "", "promote/rollback: why (kept in the history and the audit log)")
+	to := fs.String("to", "", "rollback: the version to go back to (default: the one before the last change)")
+	model := fs.String("model", "", "test: run every test against this model")
+	judge := fs.String("judge-model", "", "test: the model of llm_judge assertions that name none")
+	junit := fs.String("junit", "", "test: also write JUnit XML to this file")
+	format := fs.String("format", "table", "table or json")
+	switch verb {
+	case "list", "show", "render", "promote", "rollback", "history", "diff", "test":
+	default:
+		return fmt.Errorf("%s", promptUsage)
+	}
+	rest, err := parseInterleaved(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	need := map[string]int{"list": 0, "show": 1, "render": 1, "promote": 3, "rollback": 2, "history": 2, "diff": 3}
+	if n, ok := need[verb]; ok && len(rest) != n {
+		return fmt.Errorf("%s", promptUsage)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	m, reg, err := openPrompts(ctx, *files, *sets, stderr)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = m.store.Close() }()
+	switch verb {
+	case "list":
+		ps := reg.List()
+		if *format == "json" {
+			return printJSON(stdout, ps)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tVERSIONS\tLATEST\tLABELS\tFILE")
+		for _, p := range ps {
+			latest := ""
+			if n := len(p.Versions); n > 0 {
+				latest = p.Versions[n-1].Version
+			}
+			var ls []string
+			for l, v := range p.Labels {
+				ls = append(ls, l+"="+v)
+			}
+			slices.Sort(ls)
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", p.ID, len(p.Versions), latest, strings.Join(ls, ","), p.File)
+		}
+		return tw.Flush()
+	case "show":
+		v, err := reg.Resolve(prompt.Ref{ID: rest[0], Version: *version, Label: *label})
+		if err != nil {
+			return cliError(err)
+		}
+		return printJSON(stdout, v)
+	case "render":
+		raw := *vars
+		if *varsFile != "" {
+			b, err := os.ReadFile(*varsFile)
+			if err != nil {
+				return err
+			}
+			raw = string(b)
+		}
+		q := &prompt.Request{ID: rest[0], Version: *version, Label: *label}
+		if raw != "" {
+			if err := json.Unmarshal([]byte(raw), &q.Variables); err != nil {
+				return fmt.Errorf("--vars: not a JSON object: %v", err)
+			}
+		}
+		rd, err := reg.Render(q)
+		if err != nil {
+			return cliError(err)
+		}
+		return printJSON(stdout, rd)
+	case "promote":
+		h, err := reg.Promote(ctx, prompt.Change{ID: rest[0], Label: rest[1], Version: rest[2], Reason: *reason, Actor: "cli"})
+		if err != nil {
+			return cliError(err)
+		}
+		if h == nil {
+			fmt.Fprintf(stdout, "%s/%s already points at %s\n", rest[0], rest[1], rest[2])
+			return nil
+		}
+		fmt.Fprintf(stdout, "%s/%s: %s → %s\n", rest[0], rest[1], orDash(h.PreviousVersion), h.Version)
+		return nil
+	case "rollback":
+		h, err := reg.Rollback(ctx, prompt.Change{ID: rest[0], Label: rest[1], Version: *to, Reason: *reason, Actor: "cli"})
+		if err != nil {
+			return cliError(err)
+		}
+		fmt.Fprintf(stdout, "%s/%s rolled back: %s → %s\n", rest[0], rest[1], orDash(h.PreviousVersion), h.Version)
+		return nil
+	case "history":
+		hs, err := reg.History(ctx, rest[0], rest[1])
+		if err != nil {
+			return cliError(err)
+		}
+		if *format == "json" {
+			return printJSON(stdout, hs)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "TIME\tACTION\tFROM\tTO\tACTOR\tREASON")
+		for _, h := range hs {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", h.Time.UTC().Format(time.RFC3339), h.Action, orDash(h.PreviousVersion), h.Version, h.Actor, h.Reason)
+		}
+		return tw.Flush()
+	case "diff":
+		d, err := reg.Diff(rest[0], rest[1], rest[2])
+		if err != nil {
+			return cliError(err)
+		}
+		if *format == "json" {
+			return printJSON(stdout, d)
+		}
+		if len(d.Changed) == 0 {
+			fmt.Fprintf(stdout, "%s: %s and %s have the same content\n", d.ID, rest[1], rest[2])
+			return nil
+		}
+		fmt.Fprintf(stdout, "changed: %s\n%s", strings.Join(d.Changed, ", "), d.Unified)
+		return nil
+	}
+	// test: the models are the configured ones, called in-process.
+	if err := m.Build(ctx); err != nil {
+		return err
+	}
+	rep, err := reg.RunTests(ctx, m.engine, prompt.TestOptions{Prompts: rest, Version: *version, Label: *label, Model: *model, JudgeModel: *judge})
+	if err != nil {
+		return cliError(err)
+	}
+	if *junit != "" {
+		f, err := os.Create(*junit)
+		if err != nil {
+			return err
+		}
+		werr := rep.WriteJUnit(f)
+		if cerr := f.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr != nil {
+			return werr
+		}
+	}
+	if *format == "json" {
+		err = printJSON(stdout, rep)
+	} else {
+		err = rep.WriteTable(stdout)
+	}
+	if err != nil {
+		return err
+	}
+	if !rep.OK() {
+		return errPromptTests
+	}
+	return nil
+}
+
+var errPromptTests = errors.New("prompt tests failed")
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

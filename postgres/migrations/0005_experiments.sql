@@ -1,0 +1,57 @@
+-- Experiments, feedback and exposures (switchboard.Experiment,
+-- switchboard.Feedback).
+
+-- The prompt version each inference rendered (its display version) and the experiment variant it
+-- was assigned. unit is a salted hash of the randomisation unit, never a raw
+-- user ID; '' when the inference was assigned at random.
+ALTER TABLE inferences ADD COLUMN IF NOT EXISTS prompt_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE inferences ADD COLUMN IF NOT EXISTS prompt_version TEXT NOT NULL DEFAULT '';
+ALTER TABLE inferences ADD COLUMN IF NOT EXISTS prompt_label TEXT NOT NULL DEFAULT '';
+ALTER TABLE inferences ADD COLUMN IF NOT EXISTS experiment TEXT NOT NULL DEFAULT '';
+ALTER TABLE inferences ADD COLUMN IF NOT EXISTS variant TEXT NOT NULL DEFAULT '';
+ALTER TABLE inferences ADD COLUMN IF NOT EXISTS unit TEXT NOT NULL DEFAULT '';
+
+-- Partial indexes: most inferences belong to no prompt or experiment, and
+-- cost nothing here. Queries repeat the index condition.
+CREATE INDEX inferences_experiment_idx ON inferences (experiment, variant, unit) WHERE experiment <> '';
+CREATE INDEX inferences_prompt_idx ON inferences (prompt_id, time) WHERE prompt_id <> '';
+
+-- spec is the JSON of the experiment's frozen fields (variants, metrics,
+-- salt, alpha…); decision the JSON of switchboard.ExperimentDecision.
+CREATE TABLE experiments (
+    name       TEXT        PRIMARY KEY,
+    kind       TEXT        NOT NULL,
+    prompt     TEXT        NOT NULL DEFAULT '',
+    label      TEXT        NOT NULL DEFAULT '',
+    model      TEXT        NOT NULL DEFAULT '',
+    status     TEXT        NOT NULL,
+    spec       TEXT        NOT NULL,
+    decision   TEXT,
+    created_at TIMESTAMPTZ NOT NULL,
+    stopped_at TIMESTAMPTZ
+);
+-- At most one running experiment splits a prompt label or a model.
+CREATE UNIQUE INDEX experiments_running_idx ON experiments (prompt, label, model) WHERE status = 'running';
+CREATE INDEX experiments_created_idx ON experiments (created_at, name);
+
+-- One value per inference and metric. tenant_id is the tenant that sent it:
+-- aggregations only count feedback of the inference's own tenant.
+CREATE TABLE feedback (
+    inference_id TEXT             NOT NULL,
+    metric       TEXT             NOT NULL,
+    value        DOUBLE PRECISION NOT NULL,
+    tenant_id    TEXT             NOT NULL DEFAULT '',
+    time         TIMESTAMPTZ      NOT NULL,
+    PRIMARY KEY (inference_id, metric)
+);
+
+-- The running minimum of each always-valid p-value (STATS.md §6.3).
+CREATE TABLE experiment_pvalues (
+    experiment TEXT             NOT NULL,
+    metric     TEXT             NOT NULL,
+    variant    TEXT             NOT NULL,
+    p_value    DOUBLE PRECISION NOT NULL,
+    looks      BIGINT           NOT NULL,
+    updated_at TIMESTAMPTZ      NOT NULL,
+    PRIMARY KEY (experiment, metric, variant)
+);
