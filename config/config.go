@@ -143,6 +143,9 @@ type Experiments struct {
 	Interval time.Duration `yaml:"interval"`
 	// Refresh is how often each replica reloads the running experiments.
 	Refresh time.Duration `yaml:"refresh"`
+	// Notifiers are told about every automatic decision (a canary rolled
+	// back or promoted, an experiment stopped or shipped).
+	Notifiers []Notifier `yaml:"notifiers,omitempty"`
 }
 
 // Provider is one entry of the providers mapping: an upstream the gateway

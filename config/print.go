@@ -89,6 +89,8 @@ func (c *Config) Print(w io.Writer) error {
 		{"limits", c.Limits, !c.Limits.Global.IsZero() || c.Limits.TokenWeights != (TokenWeights{1, 1, 1})},
 		{"budgets", c.Budgets, !c.Budgets.Global.IsZero() || c.Budgets.Timezone != "" || len(c.Budgets.Notifiers) > 0},
 		{"tenants", c.Tenants, len(c.Tenants) > 0},
+		{"prompts", c.Prompts, c.Prompts.Dir != ""},
+		{"experiments", c.Experiments, len(c.Experiments.Notifiers) > 0},
 	} {
 		if !s.show {
 			continue

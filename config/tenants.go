@@ -163,8 +163,26 @@ func (v *validator) tenants() {
 			v.add("budgets.timezone", "unknown time zone %q (use an IANA name such as UTC or Europe/Paris)", tz)
 		}
 	}
-	for i, n := range v.c.Budgets.Notifiers {
-		np := fmt.Sprintf("budgets.notifiers[%d]", i)
+	v.notifiers("budgets.notifiers", v.c.Budgets.Notifiers)
+	v.notifiers("experiments.notifiers", v.c.Experiments.Notifiers)
+	for _, p := range v.c.Providers {
+		v.limits("providers."+p.Name+".limits", p.Limits)
+		v.nonNegative("providers."+p.Name+".queue", p.Queue)
+	}
+	for _, m := range v.c.Models {
+		v.limits("models."+m.Name+".limits", m.Limits)
+	}
+	if u := v.c.Redis.URL.Reveal(); u != "" {
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "redis" && pu.Scheme != "rediss" && pu.Scheme != "unix") {
+			v.add("redis.url", "must be a redis://, rediss:// or unix:// URL")
+		}
+	}
+}
+
+// notifiers checks a list of alert notifiers.
+func (v *validator) notifiers(path string, ns []Notifier) {
+	for i, n := range ns {
+		np := fmt.Sprintf("%s[%d]", path, i)
 		if !slices.Contains(NotifierTypes, n.Type) {
 			v.add(np+".type", "invalid value %q (allowed: %s)", n.Type, strings.Join(NotifierTypes, ", "))
 			continue
@@ -179,18 +197,6 @@ func (v *validator) tenants() {
 			if !validHeaderName(h) {
 				v.add(np+".headers."+h, "invalid header name %q", h)
 			}
-		}
-	}
-	for _, p := range v.c.Providers {
-		v.limits("providers."+p.Name+".limits", p.Limits)
-		v.nonNegative("providers."+p.Name+".queue", p.Queue)
-	}
-	for _, m := range v.c.Models {
-		v.limits("models."+m.Name+".limits", m.Limits)
-	}
-	if u := v.c.Redis.URL.Reveal(); u != "" {
-		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "redis" && pu.Scheme != "rediss" && pu.Scheme != "unix") {
-			v.add("redis.url", "must be a redis://, rediss:// or unix:// URL")
 		}
 	}
 }

@@ -526,6 +526,9 @@ func decide(e *switchboard.Experiment, r *Report, ctrl int) switchboard.Experime
 		return switchboard.ExperimentDecision{Action: bad, Variant: variant,
 			Reason: "guardrail breached: " + strings.Join(parts, "; ")}
 	}
+	if d, ok := hardBreaker(r, ctrl, bad, treatment); ok {
+		return d
+	}
 	if e.Kind == switchboard.ExperimentCanary {
 		if r.Units >= e.PlannedSampleSize {
 			return switchboard.ExperimentDecision{Action: switchboard.DecisionShip, Variant: treatment, Reason: fmt.Sprintf(
@@ -604,4 +607,46 @@ func guardSummary(r *Report) string {
 		return "no guard data"
 	}
 	return strings.Join(parts, "; ")
+}
+
+// The hard circuit breaker of STATS.md §12.4: an operational rule for
+// outages, apart from the statistics. A treatment whose error rate is above
+// HardBreakerErrorRate over at least HardBreakerMinRequests requests, while
+// the control's is below half of it, is stopped (a canary rolled back) at
+// once. It catches what the guardrail test cannot: a treatment failing every
+// call next to a control failing none has zero variance, so §12 never
+// becomes eligible.
+const (
+	HardBreakerErrorRate   = 0.5
+	HardBreakerMinRequests = 50
+)
+
+func hardBreaker(r *Report, ctrl int, bad, treatment string) (switchboard.ExperimentDecision, bool) {
+	for _, mr := range r.Metrics {
+		if mr.Name != switchboard.MetricError || len(mr.Arms) == 0 {
+			continue
+		}
+		var control *ArmReport
+		for i := range mr.Arms {
+			if mr.Arms[i].Variant == r.Control {
+				control = &mr.Arms[i]
+			}
+		}
+		if control == nil {
+			return switchboard.ExperimentDecision{}, false
+		}
+		for _, a := range mr.Arms {
+			if a.Variant == r.Control || a.Observations < HardBreakerMinRequests || a.Mean <= HardBreakerErrorRate || control.Mean >= a.Mean/2 {
+				continue
+			}
+			v := a.Variant
+			if treatment != "" {
+				v = treatment
+			}
+			return switchboard.ExperimentDecision{Action: bad, Variant: v, Reason: fmt.Sprintf(
+				"hard circuit breaker (operational, STATS.md §12.4): %s failed %.1f%% of %d requests, %s %.1f%% of %d",
+				a.Variant, 100*a.Mean, a.Observations, control.Variant, 100*control.Mean, control.Observations)}, true
+		}
+	}
+	return switchboard.ExperimentDecision{}, false
 }

@@ -123,6 +123,9 @@ func jsonMessage(err error) string {
 // a binary feedback guard tolerates −2 points, a numeric one −5 %). Slices
 // are copied, so e is left as it was.
 func Normalize(e switchboard.Experiment) switchboard.Experiment {
+	if e.Kind == "" {
+		e.Kind = switchboard.ExperimentAB
+	}
 	if e.Status == "" {
 		e.Status = switchboard.ExperimentRunning
 	}

@@ -79,6 +79,9 @@ type Options struct {
 	Experiments *experiment.Resolver
 	// Audit, when set, serves the audit log at /admin/v1/audit.
 	Audit switchboard.AuditStore
+	// ExperimentService, when set, serves feedback, the experiment admin
+	// routes, canaries and per-version analytics.
+	ExperimentService *experiment.Service
 }
 
 // Server serves the gateway's HTTP API.
@@ -103,6 +106,7 @@ type Server struct {
 	prompts     *prompt.Registry
 	experiments *experiment.Resolver
 	audit       switchboard.AuditStore
+	expSvc      *experiment.Service
 	handler     http.Handler
 }
 
@@ -111,7 +115,7 @@ func New(o Options) *Server {
 	s := &Server{p: o.Provider, store: o.Store, recorder: o.Recorder, metrics: o.Metrics, log: o.Log,
 		tracer: o.Tracer, maxBody: o.MaxBodyBytes, accessLog: o.AccessLog, content: o.LogContent, status: o.Status, costs: o.Costs,
 		cache: o.Cache, usage: o.Usage, auth: o.Auth, tenants: o.Tenants, quota: o.Quota,
-		prompts: o.Prompts, experiments: o.Experiments, audit: o.Audit}
+		prompts: o.Prompts, experiments: o.Experiments, audit: o.Audit, expSvc: o.ExperimentService}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -148,6 +152,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /admin/v1/cache/purge", s.wrap(s.authed(admin, s.cachePurge)))
 	s.adminRoutes(mux)
 	s.promptRoutes(mux)
+	s.experimentRoutes(mux)
 	mux.Handle("GET /healthz", s.wrap(s.healthz))
 	mux.Handle("GET /readyz", s.wrap(s.readyz))
 	if s.metrics != nil {

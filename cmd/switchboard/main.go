@@ -89,6 +89,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = usageCmd(args[1:], stdout, stderr)
 	case "prompt", "prompts":
 		err = promptCmd(args[1:], stdout, stderr)
+	case "experiment", "experiments":
+		err = experimentCmd(args[1:], stdout, stderr)
 	case "mock-upstream":
 		err = mockUpstream(args[1:], stderr)
 	case "version", "--version":

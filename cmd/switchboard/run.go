@@ -20,6 +20,7 @@ import (
 	"github.com/switchboard-ai/switchboard/config"
 	"github.com/switchboard-ai/switchboard/embed"
 	"github.com/switchboard-ai/switchboard/engine"
+	"github.com/switchboard-ai/switchboard/experiment"
 	"github.com/switchboard-ai/switchboard/httpapi"
 	"github.com/switchboard-ai/switchboard/internal/logbuf"
 	"github.com/switchboard-ai/switchboard/metrics"
@@ -47,28 +48,30 @@ type Main struct {
 	// OnBreakerChange, when set, observes circuit-breaker transitions.
 	OnBreakerChange func(provider, model, from, to string)
 
-	stderr   io.Writer
-	store    switchboard.Store
-	recorder *recorder.Recorder
-	engine   *engine.Engine
-	cache    *caching.Cache
-	tiers    []switchboard.Cache
-	prices   *pricing.Table
-	metrics  *metrics.Metrics
-	traceEnd func(context.Context) error
-	srv      *http.Server
-	serveErr chan error
-	inflight sync.WaitGroup
-	cancel   context.CancelFunc
-	closed   bool
-	logbuf   *logbuf.Writer
-	dir      *tenancy.Directory
-	tenants  *tenancy.Service
-	quota    *quota.Quota
-	prompts  *prompt.Registry
-	ledger   *budget.Ledger
-	redis    *goredis.Client
-	unpriced []string
+	stderr      io.Writer
+	store       switchboard.Store
+	recorder    *recorder.Recorder
+	engine      *engine.Engine
+	cache       *caching.Cache
+	tiers       []switchboard.Cache
+	prices      *pricing.Table
+	metrics     *metrics.Metrics
+	traceEnd    func(context.Context) error
+	srv         *http.Server
+	serveErr    chan error
+	inflight    sync.WaitGroup
+	cancel      context.CancelFunc
+	closed      bool
+	logbuf      *logbuf.Writer
+	dir         *tenancy.Directory
+	tenants     *tenancy.Service
+	quota       *quota.Quota
+	prompts     *prompt.Registry
+	experiments *experiment.Service
+	monitor     *experiment.Monitor
+	ledger      *budget.Ledger
+	redis       *goredis.Client
+	unpriced    []string
 }
 
 // NewMain returns a Main that logs to stderr.
@@ -217,6 +220,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.buildPrompts(ctx, base); err != nil {
 		return err
 	}
+	if err := m.buildExperiments(ctx, base); err != nil {
+		return err
+	}
 	var front switchboard.Provider = m.engine
 	var cacheAdmin httpapi.CacheAdmin
 	if m.cache != nil {
@@ -230,6 +236,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Status: func() any { return map[string]any{"deployments": m.engine.Deployments()} },
 		Auth:   m.dir, Tenants: m.tenants, Quota: m.quota,
 		Prompts: m.prompts, Audit: m.store,
+		Experiments: m.experiments.Resolver(), ExperimentService: m.experiments,
 	})
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
@@ -312,6 +319,9 @@ func (m *Main) Close(ctx context.Context) error {
 		if err := <-m.serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, err)
 		}
+	}
+	if m.monitor != nil {
+		_ = m.monitor.Close()
 	}
 	if m.recorder != nil {
 		if err := m.recorder.Close(ctx); err != nil {
