@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/switchboard-ai/switchboard"
+	"github.com/switchboard-ai/switchboard/httpapi"
 	"github.com/switchboard-ai/switchboard/prompt"
 )
 
@@ -58,6 +59,7 @@ const promptUsage = `usage: switchboard prompt list [--format table|json]
        switchboard prompt rollback ID LABEL [--to VERSION] [--reason TEXT]
        switchboard prompt history ID LABEL
        switchboard prompt diff ID FROM TO
+       switchboard prompt stats ID [--since 7d] [--by version|label] [--format table|json]
        switchboard prompt test [ID…] [--version V | --label L] [--model M] [--judge-model M] [--junit FILE] [--format table|json]
   (each also takes --config FILE and --set key=value; the prompt files are prompts.dir)`
 
@@ -78,8 +80,10 @@ func promptCmd(args []string, stdout, stderr io.Writer) error {
 	judge := fs.String("judge-model", "", "test: the model of llm_judge assertions that name none")
 	junit := fs.String("junit", "", "test: also write JUnit XML to this file")
 	format := fs.String("format", "table", "table or json")
+	since := fs.String("since", "7d", "stats: the window, as a duration (24h, 7d) or an RFC 3339 time")
+	by := fs.String("by", "version", "stats: version or label")
 	switch verb {
-	case "list", "show", "render", "promote", "rollback", "history", "diff", "test":
+	case "list", "show", "render", "promote", "rollback", "history", "diff", "test", "stats":
 	default:
 		return fmt.Errorf("%s", promptUsage)
 	}
@@ -87,7 +91,7 @@ func promptCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	need := map[string]int{"list": 0, "show": 1, "render": 1, "promote": 3, "rollback": 2, "history": 2, "diff": 3}
+	need := map[string]int{"list": 0, "show": 1, "render": 1, "promote": 3, "rollback": 2, "history": 2, "diff": 3, "stats": 1}
 	if n, ok := need[verb]; ok && len(rest) != n {
 		return fmt.Errorf("%s", promptUsage)
 	}
@@ -192,6 +196,9 @@ func promptCmd(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "changed: %s\n%s", strings.Join(d.Changed, ", "), d.Unified)
 		return nil
 	}
+	if verb == "stats" {
+		return promptStats(ctx, m, reg, rest[0], *since, *by, *format, stdout)
+	}
 	// test: the models are the configured ones, called in-process.
 	if err := m.Build(ctx); err != nil {
 		return err
@@ -234,4 +241,35 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// promptStats prints calls, errors, latency, tokens, cost and feedback
+// means per version (or label) of a prompt.
+func promptStats(ctx context.Context, m *Main, reg *prompt.Registry, id, since, by, format string, stdout io.Writer) error {
+	from, err := httpapi.ParseSince(since, time.Now())
+	if err != nil {
+		return cliError(err)
+	}
+	if by != "version" && by != "label" {
+		return fmt.Errorf("--by must be version or label, got %q", by)
+	}
+	svc := newExperimentService(m, reg)
+	rows, err := svc.VersionStats(ctx, switchboard.VersionStatsFilter{Prompt: id, Since: from, ByLabel: by == "label"})
+	if err != nil {
+		return cliError(err)
+	}
+	if format == "json" {
+		return printJSON(stdout, rows)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "VERSION\tLABEL\tCALLS\tERRORS\tP50\tP95\tIN TOKENS\tOUT TOKENS\tCOST USD\tFEEDBACK (mean, n)")
+	for _, r := range rows {
+		var fb []string
+		for _, f := range r.Feedback {
+			fb = append(fb, fmt.Sprintf("%s=%.3g (%d)", f.Metric, f.Mean, f.N))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%d\t%d\t%.6f\t%s\n", r.Version, orDash(r.Label), r.Calls, r.Errors,
+			r.LatencyP50.Round(time.Microsecond), r.LatencyP95.Round(time.Microsecond), r.InputTokens, r.OutputTokens, r.CostUSD, strings.Join(fb, " "))
+	}
+	return tw.Flush()
 }
