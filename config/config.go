@@ -66,6 +66,10 @@ type Server struct {
 	// MaxInFlight caps the requests served at once; requests beyond it are
 	// shed with 503.
 	MaxInFlight int `yaml:"max_in_flight"`
+	// ShedLatency sheds new requests with 503 while the 90th percentile of
+	// the Go scheduler's latency (how long runnable goroutines wait for a
+	// CPU) over the last 100 ms exceeds it; 0 turns it off.
+	ShedLatency time.Duration `yaml:"shed_latency"`
 	// ShutdownGrace is how long in-flight requests may run after SIGTERM.
 	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
 	// ReadHeaderTimeout bounds reading a request's headers.

@@ -117,7 +117,7 @@ models:
 func TestOverlayErrorNamesFile(t *testing.T) {
 	t.Parallel()
 	got := loadErr(t, nil, nil, "server: {listen: ':1'}\n", "\nserver:\n  lisen: :2\n")
-	want := `b.yaml:3: unknown key "lisen" in server (allowed: allow_unauthenticated, idle_timeout, listen, max_body_bytes, max_in_flight, read_header_timeout, shutdown_grace)`
+	want := `b.yaml:3: unknown key "lisen" in server (allowed: allow_unauthenticated, idle_timeout, listen, max_body_bytes, max_in_flight, read_header_timeout, shed_latency, shutdown_grace)`
 	if got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
@@ -170,7 +170,7 @@ func TestSetErrors(t *testing.T) {
 		want string
 	}{
 		{"unknown key", "", "server.lisen=:1",
-			`--set server.lisen=…: unknown key "lisen" in server (allowed: allow_unauthenticated, idle_timeout, listen, max_body_bytes, max_in_flight, read_header_timeout, shutdown_grace)`},
+			`--set server.lisen=…: unknown key "lisen" in server (allowed: allow_unauthenticated, idle_timeout, listen, max_body_bytes, max_in_flight, read_header_timeout, shed_latency, shutdown_grace)`},
 		{"unknown section", "", "sever.listen=:1", `--set sever.listen=…: unknown key "sever" (allowed: budgets, cache, experiments, limits, log, models, pricing, prompts, providers, recorder, redis, server, storage, tenants, tracing)`},
 		{"wrong type", "", "server.max_in_flight=abc", `--set server.max_in_flight=…: server.max_in_flight: cannot use "abc" as an integer`},
 		{"no equals", "", "server.listen", `--set server.listen: want path.to.key=value`},
@@ -206,7 +206,7 @@ func TestUnknownKeys(t *testing.T) {
 		{"top level", "server: {}\nsevrer: {}\n",
 			`a.yaml:2: unknown key "sevrer" (allowed: budgets, cache, experiments, limits, log, models, pricing, prompts, providers, recorder, redis, server, storage, tenants, tracing)`},
 		{"nested", "server:\n  listen: :1\n  lisen: :2\n",
-			`a.yaml:3: unknown key "lisen" in server (allowed: allow_unauthenticated, idle_timeout, listen, max_body_bytes, max_in_flight, read_header_timeout, shutdown_grace)`},
+			`a.yaml:3: unknown key "lisen" in server (allowed: allow_unauthenticated, idle_timeout, listen, max_body_bytes, max_in_flight, read_header_timeout, shed_latency, shutdown_grace)`},
 		{"provider timeouts", "providers:\n  p:\n    type: mock\n    timeouts: {conect: 1s}\n",
 			`a.yaml:4: unknown key "conect" in providers.p.timeouts (allowed: connect, first_byte, idle, total)`},
 		{"model", "models:\n  m:\n    routes: []\n    descr: x\n",

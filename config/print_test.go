@@ -20,6 +20,7 @@ func TestPrintExample(t *testing.T) {
   listen: 127.0.0.1:8080
   max_body_bytes: 8MiB
   max_in_flight: 1024
+  shed_latency: 0s
   shutdown_grace: 30s
   read_header_timeout: 10s
   idle_timeout: 2m0s

@@ -86,6 +86,9 @@ func (c *Config) Validate(providerTypes []string) error {
 		v.add("recorder.flush_interval", "must be positive, got %s", r.FlushInterval)
 	}
 
+	if c.Server.ShedLatency < 0 {
+		v.add("server.shed_latency", "must be 0 (off) or positive, got %s", c.Server.ShedLatency)
+	}
 	if c.Prompts.Poll <= 0 {
 		v.add("prompts.poll", "must be positive, got %s", c.Prompts.Poll)
 	}

@@ -91,31 +91,17 @@ func writeAnthropicError(w http.ResponseWriter, e *switchboard.Error, requestID 
 // error writing, both in Anthropic's shape.
 func (s *Server) anthropicAPI(h func(http.ResponseWriter, *http.Request) error) http.Handler {
 	next := s.wrapAnthropic(h)
-	if s.sem == nil {
+	if s.sem == nil && s.overload == nil {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case s.sem <- struct{}{}:
-		default:
-			if s.metrics != nil {
-				s.metrics.Shed.Inc()
-			}
+		if err := s.enter(); err != nil {
 			e := entryFrom(r.Context())
 			e.errCode, e.errMsg = switchboard.CodeUnavailable, "overloaded"
-			e.status = writeAnthropicError(w, &switchboard.Error{Code: switchboard.CodeUnavailable, VendorCode: "overloaded", RetryAfter: time.Second,
-				Message: "the gateway is at capacity (server.max_in_flight); retry shortly"}, e.requestID)
+			e.status = writeAnthropicError(w, err, e.requestID)
 			return
 		}
-		if s.metrics != nil {
-			s.metrics.InFlight.Inc()
-		}
-		defer func() {
-			<-s.sem
-			if s.metrics != nil {
-				s.metrics.InFlight.Dec()
-			}
-		}()
+		defer s.leave()
 		next.ServeHTTP(w, r)
 	})
 }

@@ -276,35 +276,60 @@ func statusText(c int) string {
 	return "other"
 }
 
-// limitInFlight sheds requests beyond max with 503 rather than queueing them
-// without bound.
+// limitInFlight sheds requests beyond max_in_flight, or while the process
+// is overloaded, with 503 rather than queueing them without bound.
 func (s *Server) limitInFlight(next http.Handler) http.Handler {
-	if s.sem == nil {
+	if s.sem == nil && s.overload == nil {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.enter(); err != nil {
+			e := entryFrom(r.Context())
+			e.errCode = switchboard.CodeUnavailable
+			e.errMsg = "overloaded"
+			writeError(w, err)
+			return
+		}
+		defer s.leave()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// enter takes an in-flight slot for a request, or returns the error to
+// answer it with when it must be shed: the process is overloaded (its
+// goroutines wait too long for a CPU) or max_in_flight are running.
+func (s *Server) enter() *switchboard.Error {
+	if s.overload.Overloaded() {
+		if s.metrics != nil {
+			s.metrics.Shed.Inc()
+		}
+		return &switchboard.Error{Code: switchboard.CodeUnavailable, VendorCode: "overloaded", RetryAfter: time.Second,
+			Message: "the gateway is overloaded (scheduling delay " + s.overload.Latency().Round(time.Millisecond).String() +
+				" > server.shed_latency); retry shortly"}
+	}
+	if s.sem != nil {
 		select {
 		case s.sem <- struct{}{}:
 		default:
 			if s.metrics != nil {
 				s.metrics.Shed.Inc()
 			}
-			e := entryFrom(r.Context())
-			e.errCode = switchboard.CodeUnavailable
-			e.errMsg = "overloaded"
-			writeError(w, &switchboard.Error{Code: switchboard.CodeUnavailable, VendorCode: "overloaded", RetryAfter: time.Second,
-				Message: "the gateway is at capacity (server.max_in_flight); retry shortly"})
-			return
+			return &switchboard.Error{Code: switchboard.CodeUnavailable, VendorCode: "overloaded", RetryAfter: time.Second,
+				Message: "the gateway is at capacity (server.max_in_flight); retry shortly"}
 		}
-		if s.metrics != nil {
-			s.metrics.InFlight.Inc()
-		}
-		defer func() {
-			<-s.sem
-			if s.metrics != nil {
-				s.metrics.InFlight.Dec()
-			}
-		}()
-		next.ServeHTTP(w, r)
-	})
+	}
+	if s.metrics != nil {
+		s.metrics.InFlight.Inc()
+	}
+	return nil
+}
+
+// leave gives back the slot enter took.
+func (s *Server) leave() {
+	if s.sem != nil {
+		<-s.sem
+	}
+	if s.metrics != nil {
+		s.metrics.InFlight.Dec()
+	}
 }

@@ -51,6 +51,9 @@ type Options struct {
 	MaxBodyBytes int64
 	// MaxInFlight bounds concurrent API requests (503 beyond). 0 = unbounded.
 	MaxInFlight int
+	// Overload, when set, sheds new API requests (503) while the process is
+	// overloaded.
+	Overload *Overload
 	// AccessLog writes one log line per request at Info.
 	AccessLog bool
 	// LogContent adds prompts and completions to the access log (debugging only).
@@ -94,6 +97,7 @@ type Server struct {
 	tracer      trace.Tracer
 	maxBody     int64
 	sem         chan struct{}
+	overload    *Overload
 	accessLog   bool
 	content     bool
 	status      func() any
@@ -115,7 +119,7 @@ func New(o Options) *Server {
 	s := &Server{p: o.Provider, store: o.Store, recorder: o.Recorder, metrics: o.Metrics, log: o.Log,
 		tracer: o.Tracer, maxBody: o.MaxBodyBytes, accessLog: o.AccessLog, content: o.LogContent, status: o.Status, costs: o.Costs,
 		cache: o.Cache, usage: o.Usage, auth: o.Auth, tenants: o.Tenants, quota: o.Quota,
-		prompts: o.Prompts, experiments: o.Experiments, audit: o.Audit, expSvc: o.ExperimentService}
+		overload: o.Overload, prompts: o.Prompts, experiments: o.Experiments, audit: o.Audit, expSvc: o.ExperimentService}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

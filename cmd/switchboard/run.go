@@ -228,10 +228,16 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.cache != nil {
 		front, cacheAdmin = m.cache, m.cache
 	}
+	var overload *httpapi.Overload
+	if cfg.Server.ShedLatency > 0 {
+		overload = httpapi.NewOverload(cfg.Server.ShedLatency, 0.9, 100*time.Millisecond)
+		go overload.Run(base)
+	}
 	api := httpapi.New(httpapi.Options{
 		Provider: front, Store: m.store, Recorder: m.recorder, Metrics: m.metrics, Log: m.Log,
 		Cache: cacheAdmin, Usage: m.store, Costs: m.price,
 		Tracer: m.engine.Tracer(), MaxBodyBytes: int64(cfg.Server.MaxBodyBytes), MaxInFlight: cfg.Server.MaxInFlight,
+		Overload:  overload,
 		AccessLog: true, LogContent: cfg.Log.Content,
 		Status: func() any { return map[string]any{"deployments": m.engine.Deployments()} },
 		Auth:   m.dir, Tenants: m.tenants, Quota: m.quota,
