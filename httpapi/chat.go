@@ -318,6 +318,19 @@ func estimatePromptTokens(req *switchboard.ChatRequest) int {
 	return n
 }
 
+// writeJSONStatus writes v as JSON with status: the headers are set
+// before the status line goes out.
+func writeJSONStatus(w http.ResponseWriter, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
 func writeJSON(w http.ResponseWriter, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {

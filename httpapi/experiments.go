@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/switchboard-ai/switchboard"
@@ -58,10 +59,11 @@ func (s *Server) feedback(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	status := http.StatusOK
 	if res == switchboard.FeedbackCreated {
-		w.WriteHeader(http.StatusCreated)
+		status = http.StatusCreated
 	}
-	return writeJSON(w, map[string]any{"object": "feedback", "inference_id": f.InferenceID, "metric": f.Metric,
+	return writeJSONStatus(w, status, map[string]any{"object": "feedback", "inference_id": f.InferenceID, "metric": f.Metric,
 		"value": f.Value, "result": res})
 }
 
@@ -92,12 +94,21 @@ func (s *Server) createExperiment(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
+	if s.checkModel != nil {
+		for i, v := range spec.Variants {
+			if v.Model == "" {
+				continue
+			}
+			if err := s.checkModel(v.Model); err != nil {
+				return switchboard.InvalidParam("variants["+strconv.Itoa(i)+"].model", "variant %q: model %q cannot be served: %v", v.Name, v.Model, err)
+			}
+		}
+	}
 	e, err := svc.Create(r.Context(), spec, actor(r))
 	if err != nil {
 		return err
 	}
-	w.WriteHeader(http.StatusCreated)
-	return writeJSON(w, e)
+	return writeJSONStatus(w, http.StatusCreated, e)
 }
 
 func (s *Server) getExperiment(w http.ResponseWriter, r *http.Request) error {
@@ -198,6 +209,8 @@ type canaryBody struct {
 	Percent      float64                  `json:"percent"`
 	PlannedUnits int64                    `json:"planned_units"`
 	Guards       []switchboard.MetricSpec `json:"guards"`
+	Alpha        float64                  `json:"alpha"`
+	MinSamples   int                      `json:"min_samples"`
 }
 
 // startCanary rolls a version out to a share of a label's traffic, watched
@@ -244,6 +257,12 @@ func (s *Server) startCanary(w http.ResponseWriter, r *http.Request) error {
 		b.Name = id + "-" + b.Label + "-canary-" + time.Now().UTC().Format("20060102T150405")
 	}
 	spec := experiment.Canary(b.Name, id, b.Label, stable.Version, next.Version, b.Percent, b.PlannedUnits, b.Guards...)
+	if b.Alpha != 0 {
+		spec.Alpha = b.Alpha
+	}
+	if b.MinSamples != 0 {
+		spec.MinSamples = b.MinSamples
+	}
 	if err := experiment.Validate(spec); err != nil {
 		return err
 	}
@@ -251,8 +270,7 @@ func (s *Server) startCanary(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	w.WriteHeader(http.StatusCreated)
-	return writeJSON(w, e)
+	return writeJSONStatus(w, http.StatusCreated, e)
 }
 
 // promptStats serves GET /admin/v1/prompts/{id}/stats?since=7d&by=label:
@@ -269,6 +287,11 @@ func (s *Server) promptStats(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	f := switchboard.VersionStatsFilter{Prompt: r.PathValue("id"), Since: since, TenantID: q.Get("tenant")}
+	if v := q.Get("until"); v != "" {
+		if f.Until, err = ParseSince(v, time.Now()); err != nil {
+			return switchboard.InvalidParam("until", "'until' must be a duration ago such as 1h, or an RFC 3339 time, got %q", v)
+		}
+	}
 	switch q.Get("by") {
 	case "", "version":
 	case "label":

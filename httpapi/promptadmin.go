@@ -104,10 +104,11 @@ func (s *Server) createPrompt(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	status := http.StatusOK
 	if created {
-		w.WriteHeader(http.StatusCreated)
+		status = http.StatusCreated
 	}
-	return writeJSON(w, v)
+	return writeJSONStatus(w, status, v)
 }
 
 func (s *Server) diffPrompt(w http.ResponseWriter, r *http.Request) error {
@@ -155,6 +156,9 @@ func (s *Server) promotePrompt(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decodeStrict(w, r, &c); err != nil {
 		return err
 	}
+	if err := s.labelFree(r); err != nil {
+		return err
+	}
 	h, err := reg.Promote(r.Context(), prompt.Change{ID: r.PathValue("id"), Label: r.PathValue("label"),
 		Version: c.Version, Reason: c.Reason, Actor: actor(r)})
 	if err != nil {
@@ -178,10 +182,16 @@ func (s *Server) rollbackPrompt(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	if err := s.labelFree(r); err != nil {
+		return err
+	}
 	h, err := reg.Rollback(r.Context(), prompt.Change{ID: r.PathValue("id"), Label: r.PathValue("label"),
 		Version: c.Version, Reason: c.Reason, Actor: actor(r)})
 	if err != nil {
 		return err
+	}
+	if h == nil {
+		return writeJSON(w, map[string]any{"changed": false, "version": c.Version})
 	}
 	return writeJSON(w, map[string]any{"changed": true, "change": h})
 }
@@ -221,4 +231,19 @@ func parsePositive(param, v string, max int) (int, error) {
 		return 0, switchboard.InvalidParam(param, "'%s' must be an integer from 1 to %d, got %q", param, max, v)
 	}
 	return n, nil
+}
+
+// labelFree refuses to move a label that a running experiment splits: the
+// experiment pins the versions its variants serve, so the move would not
+// change traffic, and the experiment's end would undo it.
+func (s *Server) labelFree(r *http.Request) error {
+	if s.experiments == nil {
+		return nil
+	}
+	id, label := r.PathValue("id"), r.PathValue("label")
+	if e := s.experiments.ForPrompt(id, label); e != nil {
+		return &switchboard.Error{Code: switchboard.CodeConflict, Param: "label", Message: "experiment " + strconv.Quote(e.Name) +
+			" splits " + id + "/" + label + ": stop, ship or roll it back first (POST /admin/v1/experiments/" + e.Name + "/stop)"}
+	}
+	return nil
 }

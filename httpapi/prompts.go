@@ -15,7 +15,16 @@ import (
 type promptUse struct {
 	id, version, label string
 	assigned           *experiment.Assignment
+	// failed is set when the assigned variant's version could not be
+	// rendered with the request's variables: the exposure is recorded as
+	// a failure of that variant (prompt_variant_failed), which the error
+	// metric counts.
+	failed bool
 }
+
+// codePromptVariantFailed is the error code recorded for an assigned
+// variant whose prompt version could not be rendered.
+const codePromptVariantFailed = "prompt_variant_failed"
 
 // applyPrompt resolves the request's prompt object (rendering it into the
 // messages) and its experiment assignment, if any. It returns the request to
@@ -26,7 +35,7 @@ func (s *Server) applyPrompt(w http.ResponseWriter, e *entry, r *http.Request, b
 			return req, nil
 		}
 		exp := s.experiments.ForModel(req.Model)
-		if exp == nil {
+		if exp == nil || !e.mayUseAll(exp) {
 			return req, nil
 		}
 		a := experiment.Assign(exp, experiment.Unit(e.principal().TenantID, r.Header.Get("X-Switchboard-Unit"), req.User))
@@ -61,15 +70,22 @@ func (s *Server) applyPrompt(w http.ResponseWriter, e *entry, r *http.Request, b
 			}
 		}
 	}
+	// The exposure is recorded even when the assigned version fails to
+	// render: a variant whose variables no client sends must count as
+	// failing, not vanish from the experiment.
+	e.prompt = use
 	rd, err := s.prompts.Render(q)
 	if err != nil {
+		if use.assigned != nil {
+			use.version, use.failed = q.Version, true
+			setPromptHeaders(w.Header(), use)
+		}
 		return nil, err
 	}
 	use.version = rd.Version
 	if use.label == "" {
 		use.label = rd.Label
 	}
-	e.prompt = use
 	setPromptHeaders(w.Header(), use)
 	merged, err := rd.MergeInto(body)
 	if err != nil {
@@ -112,6 +128,9 @@ func (u *promptUse) record(inf *switchboard.Inference) {
 	inf.PromptID, inf.PromptVersion, inf.PromptLabel = u.id, u.version, u.label
 	if u.assigned != nil {
 		u.assigned.Record(inf)
+		if u.failed {
+			inf.ErrorCode = codePromptVariantFailed
+		}
 	}
 }
 
@@ -149,4 +168,18 @@ func (s *Server) renderPrompt(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("X-Switchboard-Prompt", rd.ID)
 	w.Header().Set("X-Switchboard-Prompt-Version", rd.Version)
 	return writeJSON(w, rd)
+}
+
+// mayUseAll reports whether the caller may call every model of exp's
+// variants: a key restricted to some models is never assigned to another.
+func (e *entry) mayUseAll(exp *switchboard.Experiment) bool {
+	if e.caller == nil {
+		return true
+	}
+	for _, v := range exp.Variants {
+		if v.Model != "" && !e.caller.MayUse(v.Model) {
+			return false
+		}
+	}
+	return true
 }

@@ -82,6 +82,9 @@ type Options struct {
 	Experiments *experiment.Resolver
 	// Audit, when set, serves the audit log at /admin/v1/audit.
 	Audit switchboard.AuditStore
+	// CheckModel, when set, says whether a model name can be served; the
+	// models of experiment variants are checked with it.
+	CheckModel func(model string) error
 	// ExperimentService, when set, serves feedback, the experiment admin
 	// routes, canaries and per-version analytics.
 	ExperimentService *experiment.Service
@@ -111,6 +114,7 @@ type Server struct {
 	experiments *experiment.Resolver
 	audit       switchboard.AuditStore
 	expSvc      *experiment.Service
+	checkModel  func(model string) error
 	handler     http.Handler
 }
 
@@ -119,7 +123,7 @@ func New(o Options) *Server {
 	s := &Server{p: o.Provider, store: o.Store, recorder: o.Recorder, metrics: o.Metrics, log: o.Log,
 		tracer: o.Tracer, maxBody: o.MaxBodyBytes, accessLog: o.AccessLog, content: o.LogContent, status: o.Status, costs: o.Costs,
 		cache: o.Cache, usage: o.Usage, auth: o.Auth, tenants: o.Tenants, quota: o.Quota,
-		overload: o.Overload, prompts: o.Prompts, experiments: o.Experiments, audit: o.Audit, expSvc: o.ExperimentService}
+		overload: o.Overload, prompts: o.Prompts, experiments: o.Experiments, audit: o.Audit, expSvc: o.ExperimentService, checkModel: o.CheckModel}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

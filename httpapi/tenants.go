@@ -105,8 +105,7 @@ func (s *Server) createTenant(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.log.Info("tenant created", switchboard.LogKeyTenant, t.Name, "by", callerID(r))
-	w.WriteHeader(http.StatusCreated)
-	return writeJSON(w, t)
+	return writeJSONStatus(w, http.StatusCreated, t)
 }
 
 func (s *Server) updateTenant(w http.ResponseWriter, r *http.Request) error {
@@ -167,8 +166,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.log.Info("API key created", switchboard.LogKeyTenant, k.TenantID, "key_id", k.ID, "by", callerID(r))
 	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusCreated)
-	return writeJSON(w, struct {
+	return writeJSONStatus(w, http.StatusCreated, struct {
 		*switchboard.APIKey
 		Key string `json:"key"`
 	}{k, key})

@@ -90,6 +90,7 @@ func (m *Main) buildExperiments(ctx, base context.Context) error {
 const experimentUsage = `usage: switchboard experiment list [--status running|stopped|shipped|rolled_back] [--format table|json]
        switchboard experiment create --file SPEC.json
        switchboard experiment canary PROMPT VERSION [--label production] [--percent 10] [--planned-units 1000] [--name N]
+                                    [--guards error,latency,cost,output_tokens] [--alpha 0.05] [--min-samples 100]
        switchboard experiment report NAME [--format table|json|html]
        switchboard experiment stop NAME [--reason TEXT]
        switchboard experiment ship NAME VARIANT [--reason TEXT]
@@ -112,6 +113,9 @@ func experimentCmd(args []string, stdout, stderr io.Writer) error {
 	planned := fs.Int64("planned-units", 1000, "canary: units to expose before promoting a canary that is not worse")
 	name := fs.String("name", "", "canary: the experiment's name (default PROMPT-LABEL-canary-TIME)")
 	format := fs.String("format", "table", "table or json (report: also html)")
+	guards := fs.String("guards", "", "canary: comma-separated guard metrics among error, latency, cost, output_tokens (default error,latency); feedback guards need a spec file (experiment create)")
+	alpha := fs.Float64("alpha", 0, "canary: the false-rollback budget (default 0.05)")
+	minSamples := fs.Int("min-samples", 0, "canary: units per arm before a guard can act (default 100)")
 	need := map[string]int{"list": 0, "create": 0, "canary": 2, "report": 1, "stop": 1, "ship": 2, "rollback": 1}
 	n, ok := need[verb]
 	if !ok {
@@ -194,7 +198,22 @@ func experimentCmd(args []string, stdout, stderr io.Writer) error {
 		if *name == "" {
 			*name = rest[0] + "-" + *label + "-canary-" + time.Now().UTC().Format("20060102T150405")
 		}
-		spec := experiment.Canary(*name, rest[0], *label, stable.Version, next.Version, *percent, *planned)
+		var gs []switchboard.MetricSpec
+		for _, g := range splitList(*guards) {
+			switch g {
+			case switchboard.MetricError, switchboard.MetricLatency, switchboard.MetricCost, switchboard.MetricOutputTokens:
+				gs = append(gs, switchboard.MetricSpec{Name: g, Guard: true})
+			default:
+				return fmt.Errorf("--guards: unknown metric %q (allowed: error, latency, cost, output_tokens; a feedback metric needs a spec file: switchboard experiment create --file)", g)
+			}
+		}
+		spec := experiment.Canary(*name, rest[0], *label, stable.Version, next.Version, *percent, *planned, gs...)
+		if *alpha != 0 {
+			spec.Alpha = *alpha
+		}
+		if *minSamples != 0 {
+			spec.MinSamples = *minSamples
+		}
 		if err := experiment.Validate(spec); err != nil {
 			return cliError(err)
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -20,14 +21,15 @@ import (
 // buildPrompts opens the prompt registry over the store and keeps it in
 // step with its files and the other replicas until base ends.
 func (m *Main) buildPrompts(ctx, base context.Context) error {
-	reg, err := prompt.New(ctx, prompt.Options{Dir: m.Config.Prompts.Dir, Store: m.store, Log: m.Log, Interval: m.Config.Prompts.Poll})
+	dir := promptsDir(m.Config.Prompts.Dir)
+	reg, err := prompt.New(ctx, prompt.Options{Dir: dir, Store: m.store, Log: m.Log, Interval: m.Config.Prompts.Poll})
 	if err != nil {
 		return fmt.Errorf("prompts: %w", err)
 	}
 	m.prompts = reg
 	go reg.Run(base)
-	if n := len(reg.List()); n > 0 || m.Config.Prompts.Dir != "" {
-		m.Log.Info("prompt registry loaded", "prompts", n, "dir", m.Config.Prompts.Dir)
+	if n := len(reg.List()); n > 0 || dir != "" {
+		m.Log.Info("prompt registry loaded", "prompts", n, "dir", dir)
 	}
 	return nil
 }
@@ -44,7 +46,14 @@ func openPrompts(ctx context.Context, files, sets []string, stderr io.Writer) (*
 		return nil, nil, fmt.Errorf("storage: %w", err)
 	}
 	m.store = store
-	reg, err := prompt.New(ctx, prompt.Options{Dir: m.Config.Prompts.Dir, Store: store, Log: m.Log})
+	dir := promptsDir(m.Config.Prompts.Dir)
+	reg, err := prompt.New(ctx, prompt.Options{Dir: dir, Store: store, Log: m.Log})
+	if err != nil && dir != "" {
+		// A bad file must not lock operators out during an incident: work
+		// on what the store holds, and say why the files were left out.
+		fmt.Fprintf(stderr, "warning: the prompt files were not loaded, working on the store only:\n%v\n", err)
+		reg, err = prompt.New(ctx, prompt.Options{Store: store, Log: m.Log})
+	}
 	if err != nil {
 		_ = store.Close()
 		return nil, nil, err
@@ -59,7 +68,7 @@ const promptUsage = `usage: switchboard prompt list [--format table|json]
        switchboard prompt rollback ID LABEL [--to VERSION] [--reason TEXT]
        switchboard prompt history ID LABEL
        switchboard prompt diff ID FROM TO
-       switchboard prompt stats ID [--since 7d] [--by version|label] [--format table|json]
+       switchboard prompt stats ID [--since 7d] [--until 1h] [--by version|label] [--format table|json]
        switchboard prompt test [ID…] [--version V | --label L] [--model M] [--judge-model M] [--junit FILE] [--format table|json]
   (each also takes --config FILE and --set key=value; the prompt files are prompts.dir)`
 
@@ -81,6 +90,7 @@ func promptCmd(args []string, stdout, stderr io.Writer) error {
 	junit := fs.String("junit", "", "test: also write JUnit XML to this file")
 	format := fs.String("format", "table", "table or json")
 	since := fs.String("since", "7d", "stats: the window, as a duration (24h, 7d) or an RFC 3339 time")
+	until := fs.String("until", "", "stats: the end of the window (default now), as for --since")
 	by := fs.String("by", "version", "stats: version or label")
 	switch verb {
 	case "list", "show", "render", "promote", "rollback", "history", "diff", "test", "stats":
@@ -149,6 +159,12 @@ func promptCmd(args []string, stdout, stderr io.Writer) error {
 			return cliError(err)
 		}
 		return printJSON(stdout, rd)
+	case "promote", "rollback":
+		if err := labelFree(ctx, m, reg, rest[0], rest[1]); err != nil {
+			return err
+		}
+	}
+	switch verb {
 	case "promote":
 		h, err := reg.Promote(ctx, prompt.Change{ID: rest[0], Label: rest[1], Version: rest[2], Reason: *reason, Actor: "cli"})
 		if err != nil {
@@ -164,6 +180,10 @@ func promptCmd(args []string, stdout, stderr io.Writer) error {
 		h, err := reg.Rollback(ctx, prompt.Change{ID: rest[0], Label: rest[1], Version: *to, Reason: *reason, Actor: "cli"})
 		if err != nil {
 			return cliError(err)
+		}
+		if h == nil {
+			fmt.Fprintf(stdout, "%s/%s already points at %s\n", rest[0], rest[1], *to)
+			return nil
 		}
 		fmt.Fprintf(stdout, "%s/%s rolled back: %s → %s\n", rest[0], rest[1], orDash(h.PreviousVersion), h.Version)
 		return nil
@@ -197,7 +217,7 @@ func promptCmd(args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	if verb == "stats" {
-		return promptStats(ctx, m, reg, rest[0], *since, *by, *format, stdout)
+		return promptStats(ctx, m, reg, rest[0], *since, *until, *by, *format, stdout)
 	}
 	// test: the models are the configured ones, called in-process.
 	if err := m.Build(ctx); err != nil {
@@ -245,16 +265,22 @@ func orDash(s string) string {
 
 // promptStats prints calls, errors, latency, tokens, cost and feedback
 // means per version (or label) of a prompt.
-func promptStats(ctx context.Context, m *Main, reg *prompt.Registry, id, since, by, format string, stdout io.Writer) error {
+func promptStats(ctx context.Context, m *Main, reg *prompt.Registry, id, since, until, by, format string, stdout io.Writer) error {
 	from, err := httpapi.ParseSince(since, time.Now())
 	if err != nil {
 		return cliError(err)
+	}
+	var to time.Time
+	if until != "" {
+		if to, err = httpapi.ParseSince(until, time.Now()); err != nil {
+			return fmt.Errorf("--until: %v", err)
+		}
 	}
 	if by != "version" && by != "label" {
 		return fmt.Errorf("--by must be version or label, got %q", by)
 	}
 	svc := newExperimentService(m, reg)
-	rows, err := svc.VersionStats(ctx, switchboard.VersionStatsFilter{Prompt: id, Since: from, ByLabel: by == "label"})
+	rows, err := svc.VersionStats(ctx, switchboard.VersionStatsFilter{Prompt: id, Since: from, Until: to, ByLabel: by == "label"})
 	if err != nil {
 		return cliError(err)
 	}
@@ -272,4 +298,32 @@ func promptStats(ctx context.Context, m *Main, reg *prompt.Registry, id, since, 
 			r.LatencyP50.Round(time.Microsecond), r.LatencyP95.Round(time.Microsecond), r.InputTokens, r.OutputTokens, r.CostUSD, strings.Join(fb, " "))
 	}
 	return tw.Flush()
+}
+
+// labelFree refuses to move a label a running experiment splits (as the
+// admin API does).
+func labelFree(ctx context.Context, m *Main, reg *prompt.Registry, id, label string) error {
+	es, err := newExperimentService(m, reg).List(ctx, switchboard.ExperimentFilter{Status: switchboard.ExperimentRunning, Prompt: id, Label: label})
+	if err != nil {
+		return err
+	}
+	if len(es) > 0 {
+		return fmt.Errorf("experiment %q splits %s/%s: stop, ship or roll it back first (switchboard experiment stop %s)", es[0].Name, id, label, es[0].Name)
+	}
+	return nil
+}
+
+// promptsDir is prompts.dir, or with none configured the first that exists
+// of ./prompts and ./config/prompt_templates.yaml (the seed layout).
+func promptsDir(configured string) string {
+	if configured != "" {
+		return configured
+	}
+	if fi, err := os.Stat("prompts"); err == nil && fi.IsDir() {
+		return "prompts"
+	}
+	if fi, err := os.Stat(filepath.Join("config", "prompt_templates.yaml")); err == nil && !fi.IsDir() {
+		return filepath.Join("config", "prompt_templates.yaml")
+	}
+	return ""
 }

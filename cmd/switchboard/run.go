@@ -243,6 +243,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Auth:   m.dir, Tenants: m.tenants, Quota: m.quota,
 		Prompts: m.prompts, Audit: m.store,
 		Experiments: m.experiments.Resolver(), ExperimentService: m.experiments,
+		CheckModel: func(model string) error { _, err := m.engine.Candidates(model); return err },
 	})
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
