@@ -129,8 +129,12 @@ func (v *Variable) checkValue(val any, withEnum bool) string {
 			return "must be a string, got " + kindOf(val)
 		}
 	case TypeNumber:
-		switch val.(type) {
-		case int64, float64:
+		switch n := val.(type) {
+		case int64:
+		case float64:
+			if math.IsInf(n, 0) || math.IsNaN(n) {
+				return "must be a finite number"
+			}
 		default:
 			return "must be a number, got " + kindOf(val)
 		}
@@ -138,6 +142,9 @@ func (v *Variable) checkValue(val any, withEnum bool) string {
 		switch n := val.(type) {
 		case int64:
 		case float64:
+			if math.IsInf(n, 0) || math.IsNaN(n) || math.Abs(n) > 1<<53 {
+				return "must be an integer of at most 2^53 in magnitude"
+			}
 			if n != math.Trunc(n) {
 				return "must be an integer, got " + strconv.FormatFloat(n, 'g', -1, 64)
 			}
