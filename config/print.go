@@ -89,8 +89,9 @@ func (c *Config) Print(w io.Writer) error {
 		{"limits", c.Limits, !c.Limits.Global.IsZero() || c.Limits.TokenWeights != (TokenWeights{1, 1, 1})},
 		{"budgets", c.Budgets, !c.Budgets.Global.IsZero() || c.Budgets.Timezone != "" || len(c.Budgets.Notifiers) > 0},
 		{"tenants", c.Tenants, len(c.Tenants) > 0},
-		{"prompts", c.Prompts, c.Prompts.Dir != ""},
-		{"experiments", c.Experiments, len(c.Experiments.Notifiers) > 0},
+		{"prompts", c.Prompts, c.Prompts != Default().Prompts},
+		{"experiments", c.Experiments, c.Experiments.Interval != Default().Experiments.Interval ||
+			c.Experiments.Refresh != Default().Experiments.Refresh || len(c.Experiments.Notifiers) > 0},
 	} {
 		if !s.show {
 			continue

@@ -239,6 +239,9 @@ func (s *Server) startCanary(w http.ResponseWriter, r *http.Request) error {
 	if b.Percent == 0 {
 		b.Percent = 10
 	}
+	if b.Percent < 0 || b.Percent >= 100 {
+		return switchboard.InvalidParam("percent", "'percent' must be between 0 and 100 (exclusive), got %g", b.Percent)
+	}
 	if b.PlannedUnits == 0 {
 		b.PlannedUnits = 1000
 	}
@@ -282,7 +285,11 @@ func (s *Server) promptStats(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
-	since, err := ParseSince(q.Get("since"), time.Now())
+	sv := q.Get("since")
+	if sv == "" {
+		sv = "7d" // as the CLI
+	}
+	since, err := ParseSince(sv, time.Now())
 	if err != nil {
 		return err
 	}

@@ -70,18 +70,20 @@ func (s *Server) applyPrompt(w http.ResponseWriter, e *entry, r *http.Request, b
 			}
 		}
 	}
-	// The exposure is recorded even when the assigned version fails to
-	// render: a variant whose variables no client sends must count as
-	// failing, not vanish from the experiment.
-	e.prompt = use
+	// The call is recorded with its version even when the version fails
+	// to render; an assigned variant that fails counts as failing, rather
+	// than vanishing from its experiment.
 	rd, err := s.prompts.Render(q)
 	if err != nil {
-		if use.assigned != nil {
-			use.version, use.failed = q.Version, true
+		if v, rerr := s.prompts.Resolve(q.Ref()); rerr == nil {
+			use.version = v.Version
+			use.failed = use.assigned != nil
+			e.prompt = use
 			setPromptHeaders(w.Header(), use)
 		}
 		return nil, err
 	}
+	e.prompt = use
 	use.version = rd.Version
 	if use.label == "" {
 		use.label = rd.Label

@@ -195,6 +195,12 @@ func experimentCmd(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return cliError(err)
 		}
+		if stable.Hash == next.Hash {
+			return fmt.Errorf("%s/%s already serves version %s: nothing to roll out", rest[0], *label, stable.Version)
+		}
+		if *percent <= 0 || *percent >= 100 {
+			return fmt.Errorf("--percent must be between 0 and 100 (exclusive), got %g", *percent)
+		}
 		if *name == "" {
 			*name = rest[0] + "-" + *label + "-canary-" + time.Now().UTC().Format("20060102T150405")
 		}

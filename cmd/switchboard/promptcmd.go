@@ -107,6 +107,10 @@ func promptCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
+	if verb == "test" {
+		return promptTest(ctx, *files, *sets, prompt.TestOptions{Prompts: rest, Version: *version, Label: *label, Model: *model, JudgeModel: *judge},
+			*junit, *format, stdout, stderr)
+	}
 	m, reg, err := openPrompts(ctx, *files, *sets, stderr)
 	if err != nil {
 		return err
@@ -219,16 +223,35 @@ func promptCmd(args []string, stdout, stderr io.Writer) error {
 	if verb == "stats" {
 		return promptStats(ctx, m, reg, rest[0], *since, *until, *by, *format, stdout)
 	}
-	// test: the models are the configured ones, called in-process.
+	return nil
+}
+
+// promptTest runs the tests of the prompt files against the configured
+// models, called in-process. The files are loaded into memory only: a test
+// run never writes versions or labels to the database.
+func promptTest(ctx context.Context, files, sets []string, opts prompt.TestOptions, junit, format string, stdout, stderr io.Writer) error {
+	m := NewMain(stderr)
+	if err := m.Load(files, sets); err != nil {
+		return err
+	}
+	defer func() { _ = m.Close(context.WithoutCancel(ctx)) }()
+	dir := promptsDir(m.Config.Prompts.Dir)
+	if dir == "" {
+		return fmt.Errorf("no prompt files: set prompts.dir (or create ./prompts)")
+	}
+	reg, err := prompt.New(ctx, prompt.Options{Dir: dir, Log: m.Log})
+	if err != nil {
+		return err
+	}
 	if err := m.Build(ctx); err != nil {
 		return err
 	}
-	rep, err := reg.RunTests(ctx, m.engine, prompt.TestOptions{Prompts: rest, Version: *version, Label: *label, Model: *model, JudgeModel: *judge})
+	rep, err := reg.RunTests(ctx, m.engine, opts)
 	if err != nil {
 		return cliError(err)
 	}
-	if *junit != "" {
-		f, err := os.Create(*junit)
+	if junit != "" {
+		f, err := os.Create(junit)
 		if err != nil {
 			return err
 		}
@@ -240,7 +263,7 @@ func promptCmd(args []string, stdout, stderr io.Writer) error {
 			return werr
 		}
 	}
-	if *format == "json" {
+	if format == "json" {
 		err = printJSON(stdout, rep)
 	} else {
 		err = rep.WriteTable(stdout)
