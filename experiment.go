@@ -69,11 +69,20 @@ const (
 	// MetricCost is the upstream cost in USD, over priced calls.
 	MetricCost = "cost"
 	// MetricError is 1 for a call that failed with status ≥ 500 (upstream
-	// error, unavailable, timeout), else 0.
+	// error, unavailable, timeout) or whose assigned prompt variant could
+	// not be rendered (error code CodePromptVariantFailed), else 0.
 	MetricError = "error"
 	// MetricOutputTokens is the number of output tokens of successful calls.
 	MetricOutputTokens = "output_tokens"
 )
+
+// CodePromptVariantFailed is the error code an inference record carries
+// (with status 400) when the prompt version of the experiment variant it
+// was assigned could not be rendered with the client's variables, so the
+// model was never called. It is an exposure of that variant, and counts as
+// a failure of it in the automatic error metric: a new version that breaks
+// on real inputs must not look healthy.
+const CodePromptVariantFailed = "prompt_variant_failed"
 
 // Experiment splits the traffic of a prompt label (or of a model name)
 // between variants by weight, sticky per unit, and says how to judge them.
@@ -287,7 +296,8 @@ type VersionStats struct {
 	Version string `json:"version"`
 	Label   string `json:"label,omitempty"`
 	Calls   int64  `json:"calls"`
-	// Errors counts calls with status ≥ 500.
+	// Errors counts failed calls as the automatic error metric does:
+	// status ≥ 500, or error code CodePromptVariantFailed.
 	Errors int64 `json:"errors"`
 	// LatencyP50 and LatencyP95 are over successful calls (status < 400),
 	// linear interpolation between order statistics (PostgreSQL's
@@ -326,12 +336,14 @@ type ExperimentStore interface {
 	// An unknown name is an error wrapping ErrNotFound.
 	SetExperimentStatus(ctx context.Context, name, from, to string, d *ExperimentDecision) (bool, error)
 
-	// UpsertFeedback stores f, unique per (InferenceID, Metric): the first
-	// write creates it, the same value again changes nothing, a different
-	// value replaces it (it still counts once). Feedback for a pair stored
-	// by another tenant is an error wrapping ErrNotFound.
+	// UpsertFeedback stores f, unique per (InferenceID, TenantID, Metric):
+	// the first write creates it, the same value again changes nothing, a
+	// different value replaces it (it still counts once). A tenant only
+	// creates and replaces its own rows; another tenant's feedback on the
+	// same inference is a row of its own, which aggregations ignore.
 	UpsertFeedback(ctx context.Context, f Feedback) (FeedbackResult, error)
-	// ListFeedback returns the feedback of one inference, by metric.
+	// ListFeedback returns the feedback of one inference from every
+	// tenant, by metric then tenant.
 	ListFeedback(ctx context.Context, inferenceID string) ([]Feedback, error)
 
 	// ExperimentStats aggregates an experiment's exposures per variant in

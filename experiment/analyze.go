@@ -466,6 +466,9 @@ func evalGuardrails(e *switchboard.Experiment, r *Report, arms [][]arm, ctrl int
 		return err
 	}
 	gr := &GuardrailReport{Method: MethodRollback, Action: string(res.Action), Triggered: res.Triggered, Alpha: e.Alpha}
+	if res.Action == stats.ActionRollback {
+		gr.Action = badAction(e) // what a breach does to this experiment
+	}
 	if r.SRM != nil && r.SRM.Mismatch {
 		gr.Action = string(stats.ActionHaltSRM)
 	}
@@ -492,10 +495,7 @@ func decide(e *switchboard.Experiment, r *Report, ctrl int) switchboard.Experime
 	if e.Kind == switchboard.ExperimentCanary {
 		treatment = e.Variants[1-ctrl].Name
 	}
-	bad := switchboard.DecisionStop
-	if e.Kind == switchboard.ExperimentCanary {
-		bad = switchboard.DecisionRollback
-	}
+	bad := badAction(e)
 	if r.Units == 0 {
 		keep.Reason = "no exposures yet"
 		return keep
@@ -530,13 +530,7 @@ func decide(e *switchboard.Experiment, r *Report, ctrl int) switchboard.Experime
 		return d
 	}
 	if e.Kind == switchboard.ExperimentCanary {
-		if r.Units >= e.PlannedSampleSize {
-			return switchboard.ExperimentDecision{Action: switchboard.DecisionShip, Variant: treatment, Reason: fmt.Sprintf(
-				"%s is not worse than %s beyond the guard margins after %d units (planned %d): %s",
-				treatment, e.Control, r.Units, e.PlannedSampleSize, guardSummary(r))}
-		}
-		keep.Reason = fmt.Sprintf("%d of %d planned units; no guardrail breached", r.Units, e.PlannedSampleSize)
-		return keep
+		return decideCanary(e, r, ctrl)
 	}
 
 	var pm *MetricReport
@@ -550,6 +544,7 @@ func decide(e *switchboard.Experiment, r *Report, ctrl int) switchboard.Experime
 		return keep
 	}
 	var best *Comparison
+	var held []string // winners held back by a guard's point harm
 	worse, active := 0, 0
 	for i, c := range pm.Comparisons {
 		if e.Variants[variantIndexSkip(ctrl, i)].Weight > 0 {
@@ -557,6 +552,10 @@ func decide(e *switchboard.Experiment, r *Report, ctrl int) switchboard.Experime
 		}
 		switch c.Outcome {
 		case OutcomeBetter:
+			if why := shipBlockers(e, r, ctrl, c.Variant, false); len(why) > 0 {
+				held = append(held, fmt.Sprintf("%s beats %s on %s, but %s", c.Variant, e.Control, pm.Name, strings.Join(why, "; ")))
+				continue
+			}
 			if best == nil || math.Abs(c.Diff) > math.Abs(best.Diff) {
 				best = &pm.Comparisons[i]
 			}
@@ -565,6 +564,9 @@ func decide(e *switchboard.Experiment, r *Report, ctrl int) switchboard.Experime
 		}
 	}
 	switch {
+	case best == nil && len(held) > 0:
+		keep.Reason = strings.Join(held, "; ") + ": keep running until the harm is within the margin or breaches it"
+		return keep
 	case best != nil:
 		s := best.Sequential
 		return switchboard.ExperimentDecision{Action: switchboard.DecisionShip, Variant: best.Variant, Reason: fmt.Sprintf(
@@ -579,6 +581,99 @@ func decide(e *switchboard.Experiment, r *Report, ctrl int) switchboard.Experime
 	}
 	keep.Reason = fmt.Sprintf("no significant difference on %s yet (%d units)", pm.Name, r.Units)
 	return keep
+}
+
+// badAction is what a breached guardrail or a broken split does to e:
+// rollback for a canary, stop for an A/B test.
+func badAction(e *switchboard.Experiment) string {
+	if e.Kind == switchboard.ExperimentCanary {
+		return switchboard.DecisionRollback
+	}
+	return switchboard.DecisionStop
+}
+
+// decideCanary decides a canary that is neither breached nor broken
+// (STATS.md §12 gives when to roll back; shipping needs evidence too): it
+// ships only at or after its planned sample, with at least min_samples
+// canary units, and when every guard comparison is eligible (§12.2), not
+// breached, and its point harm is within the margin. Otherwise it keeps
+// running and says what it waits for: a guard that is never eligible (a
+// rate without 10 events, say) keeps it running until a person ships it.
+func decideCanary(e *switchboard.Experiment, r *Report, ctrl int) switchboard.ExperimentDecision {
+	keep := switchboard.ExperimentDecision{Action: switchboard.DecisionKeepRunning}
+	treatment := e.Variants[1-ctrl].Name
+	if r.Units < e.PlannedSampleSize {
+		keep.Reason = fmt.Sprintf("%d of %d planned units; no guardrail breached", r.Units, e.PlannedSampleSize)
+		return keep
+	}
+	reached := fmt.Sprintf("planned sample of %d units reached (%d)", e.PlannedSampleSize, r.Units)
+	if n := r.Variants[1-ctrl].Units; n < int64(e.MinSamples) {
+		keep.Reason = fmt.Sprintf("%s, but %s has %d units, fewer than min_samples (%d): keep running until it has them",
+			reached, treatment, n, e.MinSamples)
+		return keep
+	}
+	if why := shipBlockers(e, r, ctrl, treatment, true); len(why) > 0 {
+		keep.Reason = fmt.Sprintf("%s, but %s cannot ship yet: %s", reached, treatment, strings.Join(why, "; "))
+		return keep
+	}
+	return switchboard.ExperimentDecision{Action: switchboard.DecisionShip, Variant: treatment, Reason: fmt.Sprintf(
+		"%s is not worse than %s beyond the guard margins after %d units (planned %d): %s",
+		treatment, e.Control, r.Units, e.PlannedSampleSize, guardSummary(r))}
+}
+
+// shipBlockers returns why variant may not ship on its guard comparisons:
+// a point harm above the margin, and, when eligible is set (a canary),
+// a comparison without data or not eligible under §12.2 (fewer than
+// min_samples units in an arm, fewer than 10 events of a rate, no
+// variance). Empty when nothing holds it back.
+func shipBlockers(e *switchboard.Experiment, r *Report, ctrl int, variant string, eligible bool) []string {
+	var why []string
+	for _, mr := range r.Metrics {
+		if !mr.Guard {
+			continue
+		}
+		var c *Comparison
+		for i := range mr.Comparisons {
+			if mr.Comparisons[i].Variant == variant {
+				c = &mr.Comparisons[i]
+			}
+		}
+		if c == nil {
+			continue
+		}
+		ca, ta := mr.Arms[ctrl], mr.Arms[variantIndex(e, variant)]
+		g := c.Guard
+		switch {
+		case g == nil && !eligible:
+		case g == nil && (ca.Units == 0 || ta.Units == 0):
+			why = append(why, fmt.Sprintf("%s: no observations in %s and %s yet", mr.Name, ca.Variant, ta.Variant))
+		case g == nil:
+			why = append(why, fmt.Sprintf("%s: values too large to analyse", mr.Name))
+		case g.Breached:
+			why = append(why, fmt.Sprintf("%s: breached", mr.Name))
+		case eligible && !g.Eligible:
+			why = append(why, fmt.Sprintf("%s: not eligible (%s)", mr.Name, ineligible(e, mr, ca, ta, g)))
+		}
+		if g != nil && g.Harm > g.MarginAbs {
+			why = append(why, fmt.Sprintf("%s: harm %.4g above its margin %.4g", mr.Name, g.Harm, g.MarginAbs))
+		}
+	}
+	return why
+}
+
+// ineligible says why a guard comparison is not eligible (§12.2).
+func ineligible(e *switchboard.Experiment, mr MetricReport, ca, ta ArmReport, g *GuardResult) string {
+	nMin := int64(e.MinSamples)
+	switch {
+	case ca.Units < nMin || ta.Units < nMin:
+		return fmt.Sprintf("%d and %d units in %s and %s, fewer than min_samples (%d) in an arm", ca.Units, ta.Units, ca.Variant, ta.Variant, e.MinSamples)
+	case mr.Analysis == AnalysisRequest && mr.Kind == switchboard.MetricBinary && ca.Successes != nil && ta.Successes != nil &&
+		*ca.Successes+*ta.Successes < stats.DefaultMinEventsBinary:
+		return fmt.Sprintf("%d events in %s and %s, need %d", *ca.Successes+*ta.Successes, ca.Variant, ta.Variant, stats.DefaultMinEventsBinary)
+	case g.HalfWidth == nil:
+		return "no variance yet"
+	}
+	return "below the §12.2 gates"
 }
 
 // variantIndexSkip maps the i-th comparison to its variant index.
@@ -617,6 +712,7 @@ func guardSummary(r *Report) string {
 // call next to a control failing none has zero variance, so §12 never
 // becomes eligible.
 const (
+	hardBreakerReason      = "hard circuit breaker"
 	HardBreakerErrorRate   = 0.5
 	HardBreakerMinRequests = 50
 )
@@ -644,7 +740,7 @@ func hardBreaker(r *Report, ctrl int, bad, treatment string) (switchboard.Experi
 				v = treatment
 			}
 			return switchboard.ExperimentDecision{Action: bad, Variant: v, Reason: fmt.Sprintf(
-				"hard circuit breaker (operational, STATS.md §12.4): %s failed %.1f%% of %d requests, %s %.1f%% of %d",
+				hardBreakerReason+" (operational, STATS.md §12.4): %s failed %.1f%% of %d requests, %s %.1f%% of %d",
 				a.Variant, 100*a.Mean, a.Observations, control.Variant, 100*control.Mean, control.Observations)}, true
 		}
 	}

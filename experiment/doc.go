@@ -9,7 +9,7 @@
 //     the exposure (experiment, variant, unit hash) into the inference
 //     record.
 //   - ParseFeedback decodes POST /v1/feedback; Service.RecordFeedback
-//     stores it, idempotent per inference and metric.
+//     stores it, idempotent per inference, tenant and metric.
 //   - The store aggregates exposures into per-variant sufficient
 //     statistics in SQL; Analyze turns them into a Report: per metric and
 //     variant the sample, difference and relative lift with confidence
@@ -18,9 +18,10 @@
 //     STATS.md §12 and a decision (keep running, ship, stop, rollback).
 //     RenderReportHTML renders it.
 //   - Monitor calls Service.Evaluate periodically: a canary that breaches a
-//     guardrail is rolled back, one that reaches its planned sample is
-//     promoted, and an A/B test stops or ships its winner when allowed to,
-//     each once across replicas, with an audit event and an alert.
+//     guardrail is rolled back, one that reaches its planned sample with
+//     every guard eligible and within its margin is promoted, and an A/B
+//     test stops or ships its winner when allowed to, each once across
+//     replicas, with an audit event and an alert.
 //
 // docs/experiments.md describes the concepts, the spec and the rules.
 package experiment

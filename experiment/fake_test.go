@@ -17,7 +17,7 @@ import (
 type fakeStore struct {
 	mu       sync.Mutex
 	exps     map[string]switchboard.Experiment
-	feedback map[[2]string]switchboard.Feedback
+	feedback map[[3]string]switchboard.Feedback
 	pvalues  map[string]map[[2]string]switchboard.RunningPValue
 	stats    func(q switchboard.ExperimentStatsQuery) switchboard.ExperimentStats
 	failList error
@@ -26,7 +26,7 @@ type fakeStore struct {
 func newFakeStore() *fakeStore {
 	return &fakeStore{
 		exps:     map[string]switchboard.Experiment{},
-		feedback: map[[2]string]switchboard.Feedback{},
+		feedback: map[[3]string]switchboard.Feedback{},
 		pvalues:  map[string]map[[2]string]switchboard.RunningPValue{},
 	}
 }
@@ -99,14 +99,12 @@ func (f *fakeStore) SetExperimentStatus(_ context.Context, name, from, to string
 func (f *fakeStore) UpsertFeedback(_ context.Context, fb switchboard.Feedback) (switchboard.FeedbackResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	k := [2]string{fb.InferenceID, fb.Metric}
+	k := [3]string{fb.InferenceID, fb.TenantID, fb.Metric}
 	old, ok := f.feedback[k]
 	switch {
 	case !ok:
 		f.feedback[k] = fb
 		return switchboard.FeedbackCreated, nil
-	case old.TenantID != fb.TenantID:
-		return "", switchboard.ErrNotFound
 	case old.Value == fb.Value:
 		return switchboard.FeedbackUnchanged, nil
 	}

@@ -3,8 +3,6 @@ package experiment
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"io"
 	"math"
 	"strconv"
 
@@ -36,14 +34,9 @@ func ParseFeedback(data []byte) (switchboard.Feedback, error) {
 	if len(data) > MaxFeedbackBytes {
 		return switchboard.Feedback{}, switchboard.InvalidParam("", "feedback body is larger than %d bytes", MaxFeedbackBytes)
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
 	var r FeedbackRequest
-	if err := dec.Decode(&r); err != nil {
-		return switchboard.Feedback{}, switchboard.InvalidParam("", "invalid feedback: %s", jsonMessage(err))
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return switchboard.Feedback{}, switchboard.InvalidParam("", "invalid feedback: data after the JSON object")
+	if err := decodeStrict(data, &r, "feedback"); err != nil {
+		return switchboard.Feedback{}, err
 	}
 	v, err := ParseFeedbackValue(r.Value)
 	if err != nil {

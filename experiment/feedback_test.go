@@ -68,3 +68,32 @@ func TestParseFeedback(t *testing.T) {
 		}
 	}
 }
+
+// TestParseFeedbackErrorParams: decoding errors name the field, never a Go
+// type.
+func TestParseFeedbackErrorParams(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ body, param string }{
+		{`{"inference_id": "x", "metric": "m", "value": 1, "comment": "hi"}`, "comment"},
+		{`{"inference_id": 1, "metric": "m", "value": 1}`, "inference_id"},
+		{`{"inference_id": "x", "metric": ["m"], "value": 1}`, "metric"},
+		{`[]`, ""},
+		{`"x"`, ""},
+		{`{"inference_id": "x", "metric": "m", "value": {"a": 1}}`, "value"},
+	} {
+		_, err := ParseFeedback([]byte(tc.body))
+		var se *switchboard.Error
+		if !errors.As(err, &se) || se.Code != switchboard.CodeInvalidRequest || se.Param != tc.param {
+			t.Errorf("ParseFeedback(%s): got %v (param %q), want invalid_request on %q", tc.body, err, paramOf(se), tc.param)
+			continue
+		}
+		checkNoGoTypes(t, se.Message)
+	}
+}
+
+func paramOf(e *switchboard.Error) string {
+	if e == nil {
+		return ""
+	}
+	return e.Param
+}

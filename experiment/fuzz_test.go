@@ -42,7 +42,7 @@ func FuzzParseFeedback(f *testing.F) {
 func FuzzDecodeSpec(f *testing.F) {
 	f.Add([]byte(validSpec))
 	f.Add([]byte(`{"name":"m","kind":"ab","model":"gpt","variants":[{"name":"a","model":"x","weight":1},{"name":"b","model":"y","weight":0}],"control":"a","metrics":[{"name":"cost"}]}`))
-	f.Add([]byte(`{"name":"c","kind":"canary","prompt":"p","label":"l","variants":[{"name":"s","prompt_version":"1","weight":9},{"name":"c","prompt_version":"2","weight":1}],"control":"s","metrics":[{"name":"error","guard":true}],"planned_sample_size":100}`))
+	f.Add([]byte(`{"name":"c","kind":"canary","prompt":"p","label":"l","variants":[{"name":"s","prompt_version":"1","weight":9},{"name":"c","prompt_version":"2","weight":1}],"control":"s","metrics":[{"name":"error","guard":true}],"planned_sample_size":1000}`))
 	f.Add([]byte(`{"name":"x","variants":[{"weight":1e308},{"weight":1e308}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		e, err := DecodeSpec(data)

@@ -70,3 +70,40 @@ func TestRenderReportHTMLEmpty(t *testing.T) {
 		t.Errorf("empty canary page:\n%s", b.String())
 	}
 }
+
+// TestRenderReportHTMLWording: an A/B test whose guardrail is breached is
+// stopped, and the page says so in the experiment's words: no "rollback".
+// A canary's page says rollback.
+func TestRenderReportHTMLWording(t *testing.T) {
+	t.Parallel()
+	st := switchboard.ExperimentStats{Variants: []switchboard.VariantStats{
+		variantStats("control", 3000, map[string]switchboard.MetricSums{"thumbs": binarySums(3000, 600), "error": binarySums(3000, 30)}),
+		variantStats("b", 3000, map[string]switchboard.MetricSums{"thumbs": binarySums(3000, 750), "error": binarySums(3000, 150)}),
+	}}
+	r := mustAnalyze(t, abExp("b"), st, nil)
+	if r.Decision.Action != switchboard.DecisionStop || r.Guardrails.Action != switchboard.DecisionStop {
+		t.Fatalf("decision %s, guardrails %s; want stop, stop", r.Decision.Action, r.Guardrails.Action)
+	}
+	var b bytes.Buffer
+	if err := RenderReportHTML(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	body := b.String()[strings.Index(b.String(), "<body>"):] // past the CSS, which styles every badge
+	if strings.Contains(strings.ToLower(body), "rollback") || !strings.Contains(body, "Guardrails: <b>stop</b>") {
+		t.Errorf("A/B page speaks of rollback, or lacks \"Guardrails: stop\":\n%s", body)
+	}
+
+	c := Canary("c", "rag", "production", "1", "2", 10, 1000)
+	st = switchboard.ExperimentStats{Variants: []switchboard.VariantStats{
+		variantStats("stable", 1800, map[string]switchboard.MetricSums{"error": binarySums(1800, 36)}),
+		variantStats("canary", 200, map[string]switchboard.MetricSums{"error": binarySums(200, 30)}),
+	}}
+	r = mustAnalyze(t, &c, st, nil)
+	b.Reset()
+	if err := RenderReportHTML(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Guardrails.Action != switchboard.DecisionRollback || !strings.Contains(b.String(), "Guardrails: <b>rollback</b>") {
+		t.Errorf("canary guardrails %s; page lacks \"Guardrails: rollback\"", r.Guardrails.Action)
+	}
+}

@@ -206,7 +206,9 @@ type GuardResult struct {
 // GuardrailReport is the §12 rule over all guard comparisons.
 type GuardrailReport struct {
 	Method string `json:"method"`
-	// Action is continue, rollback or halt_srm.
+	// Action is continue, halt_srm (a sample ratio mismatch), or, when a
+	// guardrail is breached, what that does to the experiment in its own
+	// words: rollback for a canary, stop for an A/B test.
 	Action    string   `json:"action"`
 	Triggered []string `json:"triggered"`
 	Alpha     float64  `json:"alpha"`

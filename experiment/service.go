@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/switchboard-ai/switchboard"
@@ -166,10 +167,11 @@ func (s *Service) ReportOf(ctx context.Context, e *switchboard.Experiment) (*Rep
 	return Analyze(e, st, running, s.o.Now().UTC())
 }
 
-// RecordFeedback validates and stores one feedback value (idempotent per
-// inference and metric: see switchboard.ExperimentStore.UpsertFeedback). A
-// zero Time is now. Feedback for a pair another tenant rated is a
-// not_found error.
+// RecordFeedback validates and stores one feedback value, idempotent per
+// inference, tenant and metric (see
+// switchboard.ExperimentStore.UpsertFeedback): a tenant only creates and
+// replaces its own values, and only the inference's own tenant's count in
+// reports. A zero Time is now.
 func (s *Service) RecordFeedback(ctx context.Context, f switchboard.Feedback) (switchboard.FeedbackResult, error) {
 	if err := ValidateFeedback(f); err != nil {
 		return "", err
@@ -177,18 +179,13 @@ func (s *Service) RecordFeedback(ctx context.Context, f switchboard.Feedback) (s
 	if f.Time.IsZero() {
 		f.Time = s.now()
 	}
-	res, err := s.store.UpsertFeedback(ctx, f)
-	if errors.Is(err, switchboard.ErrNotFound) {
-		return "", &switchboard.Error{Code: switchboard.CodeNotFound, Param: "inference_id",
-			Message: fmt.Sprintf("no inference %q", f.InferenceID), Err: err}
-	}
-	return res, err
+	return s.store.UpsertFeedback(ctx, f)
 }
 
 // VersionStats returns the analytics of a prompt per version (and label).
 func (s *Service) VersionStats(ctx context.Context, f switchboard.VersionStatsFilter) ([]switchboard.VersionStats, error) {
-	if !nameRE.MatchString(f.Prompt) {
-		return nil, switchboard.InvalidParam("prompt", "invalid prompt ID %q", f.Prompt)
+	if !idRE.MatchString(f.Prompt) {
+		return nil, switchboard.InvalidParam("prompt", "invalid prompt ID %q: 1–128 letters, digits, _ . or -, not starting with . or -", f.Prompt)
 	}
 	return s.store.VersionStats(ctx, f)
 }
@@ -293,7 +290,10 @@ func (s *Service) evaluate(ctx context.Context, e *switchboard.Experiment) (Eval
 	case switchboard.ExperimentCanary:
 		act = d.Action == switchboard.DecisionRollback || d.Action == switchboard.DecisionShip
 	case switchboard.ExperimentAB:
-		act = (d.Action == switchboard.DecisionShip && e.AutoPromote) || (d.Action == switchboard.DecisionStop && e.AutoStop)
+		// The hard circuit breaker stops an A/B test even without auto_stop:
+		// it is an outage rule, not a statistical decision.
+		act = (d.Action == switchboard.DecisionShip && e.AutoPromote) || (d.Action == switchboard.DecisionStop &&
+			(e.AutoStop || strings.HasPrefix(d.Reason, hardBreakerReason)))
 	}
 	if !act {
 		return ev, nil

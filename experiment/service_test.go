@@ -54,9 +54,15 @@ func TestServiceFeedback(t *testing.T) {
 			t.Errorf("RecordFeedback #%d: %q, %v; want %q", i, got, err, want)
 		}
 	}
-	fb.TenantID = "other"
-	if _, err := svc.RecordFeedback(t.Context(), fb); codeOf(err) != switchboard.CodeNotFound {
-		t.Errorf("feedback on another tenant's pair: got %v, want not_found", err)
+	// Another tenant's feedback on the same inference is its own row: it
+	// neither blocks nor changes the owner's.
+	other := fb
+	other.TenantID, other.Value = "other", 0
+	if got, err := svc.RecordFeedback(t.Context(), other); err != nil || got != switchboard.FeedbackCreated {
+		t.Errorf("feedback of another tenant: %q, %v; want created", got, err)
+	}
+	if got, err := svc.RecordFeedback(t.Context(), fb); err != nil || got != switchboard.FeedbackUnchanged {
+		t.Errorf("owner's feedback after another tenant's: %q, %v; want unchanged", got, err)
 	}
 	if _, err := svc.RecordFeedback(t.Context(), switchboard.Feedback{InferenceID: "i", Metric: "latency", Value: 1}); codeOf(err) != switchboard.CodeInvalidRequest {
 		t.Errorf("feedback on an automatic metric: got %v, want invalid_request", err)

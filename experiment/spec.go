@@ -1,17 +1,15 @@
 package experiment
 
 import (
-	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/switchboard-ai/switchboard"
 	"github.com/switchboard-ai/switchboard/stats"
@@ -33,11 +31,26 @@ const (
 	MaxMetrics  = 20
 	// MaxSpecBytes bounds the JSON of a spec.
 	MaxSpecBytes = 64 << 10
+	// MaxNameLen bounds an experiment name, as long as a prompt ID.
+	MaxNameLen = 128
+	// DefaultCanaryPercent is the share of traffic (%) of a canary that
+	// names none.
+	DefaultCanaryPercent = 10
+	// DefaultCanaryPlannedUnits is the planned sample of a canary that
+	// names none, raised to the smallest valid size when the canary's
+	// share is too small for it (see Validate).
+	DefaultCanaryPlannedUnits = 1000
 )
 
 var (
-	// nameRE matches experiment and variant names.
+	// nameRE matches variant names.
 	nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$`)
+	// idRE matches experiment names and prompt IDs: what the prompt
+	// registry takes as a prompt ID (prompt.ValidID), 1–128 letters,
+	// digits, _ . -, not starting with . or -.
+	idRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$`)
+	// labelRE matches prompt labels, as prompt.ValidLabel does.
+	labelRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}$`)
 	// metricRE matches metric names.
 	metricRE = regexp.MustCompile(`^[a-z][a-z0-9_.\-]{0,63}$`)
 	// saltRE matches salts: printable ASCII.
@@ -76,14 +89,9 @@ func DecodeSpec(data []byte) (switchboard.Experiment, error) {
 	if len(data) > MaxSpecBytes {
 		return switchboard.Experiment{}, switchboard.InvalidParam("", "experiment spec is larger than %d bytes", MaxSpecBytes)
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
 	var e switchboard.Experiment
-	if err := dec.Decode(&e); err != nil {
-		return switchboard.Experiment{}, switchboard.InvalidParam("", "invalid experiment spec: %s", jsonMessage(err))
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return switchboard.Experiment{}, switchboard.InvalidParam("", "invalid experiment spec: data after the JSON object")
+	if err := decodeStrict(data, &e, "experiment spec"); err != nil {
+		return switchboard.Experiment{}, err
 	}
 	switch {
 	case e.Status != "" && e.Status != switchboard.ExperimentRunning:
@@ -96,25 +104,6 @@ func DecodeSpec(data []byte) (switchboard.Experiment, error) {
 		return switchboard.Experiment{}, err
 	}
 	return e, nil
-}
-
-// jsonMessage returns a client-safe description of a decoding error.
-func jsonMessage(err error) string {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		return fmt.Sprintf("malformed JSON at byte %d", se.Offset)
-	case errors.As(err, &te):
-		return fmt.Sprintf("field %q: want %s", te.Field, te.Type)
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return "unexpected end of JSON"
-	}
-	msg := err.Error()
-	if strings.HasPrefix(msg, "json: unknown field ") || strings.HasPrefix(msg, "json: cannot unmarshal") {
-		return strings.TrimPrefix(msg, "json: ")
-	}
-	return "malformed JSON"
 }
 
 // Normalize returns e with the defaults filled in: status running, α, S
@@ -190,16 +179,16 @@ func normalizeMetric(m switchboard.MetricSpec) switchboard.MetricSpec {
 func Validate(e switchboard.Experiment) error {
 	bad := switchboard.InvalidParam
 	switch {
-	case !nameRE.MatchString(e.Name):
-		return bad("name", "experiment name must be 1–64 letters, digits, _ . or -, starting with a letter or digit; got %q", e.Name)
+	case !idRE.MatchString(e.Name):
+		return bad("name", "experiment name must be 1–%d letters, digits, _ . or -, not starting with . or -; got %q", MaxNameLen, e.Name)
 	case e.Kind != switchboard.ExperimentAB && e.Kind != switchboard.ExperimentCanary:
 		return bad("kind", "kind must be %q or %q, got %q", switchboard.ExperimentAB, switchboard.ExperimentCanary, e.Kind)
 	case (e.Prompt == "") == (e.Model == ""):
 		return bad("prompt", "set exactly one of prompt (a prompt experiment) and model (a model experiment)")
-	case e.Prompt != "" && !nameRE.MatchString(e.Prompt):
-		return bad("prompt", "invalid prompt ID %q", e.Prompt)
-	case e.Prompt != "" && !nameRE.MatchString(e.Label):
-		return bad("label", "a prompt experiment needs the label whose traffic it splits (1–64 letters, digits, _ . -), got %q", e.Label)
+	case e.Prompt != "" && !idRE.MatchString(e.Prompt):
+		return bad("prompt", "invalid prompt ID %q: 1–128 letters, digits, _ . or -, not starting with . or -", e.Prompt)
+	case e.Prompt != "" && !labelRE.MatchString(e.Label):
+		return bad("label", "a prompt experiment needs the label whose traffic it splits (1–64 letters, digits, _ . -, not starting with . or -), got %q", e.Label)
 	case e.Model != "" && e.Label != "":
 		return bad("label", "a model experiment splits a model's traffic and has no label")
 	case e.Model != "" && (len(e.Model) > 256 || !printable(e.Model)):
@@ -227,7 +216,62 @@ func Validate(e switchboard.Experiment) error {
 	if err := validateVariants(e); err != nil {
 		return err
 	}
+	if err := validateCanaryPlan(e); err != nil {
+		return err
+	}
 	return validateMetrics(e)
+}
+
+// validateCanaryPlan checks that a canary's planned sample gives its arm
+// at least min_samples units: planned × share ≥ n_min. Below that the
+// guardrails could not become eligible by the planned sample, so the
+// canary could neither ship nor be rolled back on evidence then.
+func validateCanaryPlan(e switchboard.Experiment) error {
+	if e.Kind != switchboard.ExperimentCanary {
+		return nil
+	}
+	c := 1 - variantIndex(&e, e.Control)
+	if !(e.Variants[c].Weight > 0) {
+		return switchboard.InvalidParam(fmt.Sprintf("variants[%d].weight", c), "the canary variant needs a positive weight")
+	}
+	if least := minPlanned(e); e.PlannedSampleSize < least {
+		return switchboard.InvalidParam("planned_sample_size",
+			"planned_sample_size %d gives the canary (%.4g %% of the traffic) about %.4g units, fewer than min_samples (%d): it must be at least %d",
+			e.PlannedSampleSize, 100*share(e, c), float64(e.PlannedSampleSize)*share(e, c), e.MinSamples, least)
+	}
+	return nil
+}
+
+// share returns variant i's share of the weights.
+func share(e switchboard.Experiment, i int) float64 {
+	total := 0.0
+	for _, v := range e.Variants {
+		total += v.Weight
+	}
+	return e.Variants[i].Weight / total
+}
+
+// minPlanned returns the smallest planned sample size at which a canary's
+// arm expects min_samples units: the least P with P·w_canary ≥
+// n_min·Σw (the same product Validate compares, so the two agree).
+func minPlanned(e switchboard.Experiment) int64 {
+	c := 1 - variantIndex(&e, e.Control)
+	w, total := e.Variants[c].Weight, 0.0
+	for _, v := range e.Variants {
+		total += v.Weight
+	}
+	need := float64(max(e.MinSamples, 1)) * total
+	if !(w > 0) || need/w > float64(math.MaxInt64/2) {
+		return math.MaxInt64
+	}
+	p := int64(math.Ceil(need / w))
+	for p > 1 && float64(p-1)*w >= need {
+		p--
+	}
+	for float64(p)*w < need {
+		p++
+	}
+	return p
 }
 
 func validateVariants(e switchboard.Experiment) error {
@@ -357,6 +401,12 @@ func DefaultGuards() []switchboard.MetricSpec {
 // serves version from; version to gets percent (0–100) of its traffic
 // until plannedUnits units were exposed, watched by guards (DefaultGuards
 // when none). The control variant is "stable", the other "canary".
+//
+// Zero values take defaults: name CanaryName(prompt, label, now), percent
+// DefaultCanaryPercent, plannedUnits DefaultCanaryPlannedUnits or, if the
+// share is too small for it, the smallest size Validate accepts. A name
+// of the default form ("<prompt>-<label>-canary-…") longer than MaxNameLen
+// is shortened as CanaryName shortens it; any other name is kept as given.
 func Canary(name, prompt, label, from, to string, percent float64, plannedUnits int64, guards ...switchboard.MetricSpec) switchboard.Experiment {
 	if len(guards) == 0 {
 		guards = DefaultGuards()
@@ -366,7 +416,17 @@ func Canary(name, prompt, label, from, to string, percent float64, plannedUnits 
 		g.Guard = true
 		ms[i] = g
 	}
-	return Normalize(switchboard.Experiment{
+	if percent == 0 {
+		percent = DefaultCanaryPercent
+	}
+	head := prompt + "-" + label
+	switch {
+	case name == "":
+		name = CanaryName(prompt, label, time.Now())
+	case len(name) > MaxNameLen && strings.HasPrefix(name, head+"-canary-"):
+		name = shortenName(head, name[len(head):])
+	}
+	e := Normalize(switchboard.Experiment{
 		Name:   name,
 		Kind:   switchboard.ExperimentCanary,
 		Prompt: prompt,
@@ -379,4 +439,33 @@ func Canary(name, prompt, label, from, to string, percent float64, plannedUnits 
 		Metrics:           ms,
 		PlannedSampleSize: plannedUnits,
 	})
+	if plannedUnits == 0 {
+		e.PlannedSampleSize = DefaultCanaryPlannedUnits
+		if percent > 0 && percent < 100 {
+			e.PlannedSampleSize = max(e.PlannedSampleSize, minPlanned(e))
+		}
+		e.TuningS = float64(e.PlannedSampleSize)
+	}
+	return e
+}
+
+// CanaryName returns the default name of a canary of prompt's label
+// started at t: "<prompt>-<label>-canary-<UTC time>". When that is longer
+// than MaxNameLen, the "<prompt>-<label>" part is cut and followed by 8 hex
+// digits of its SHA-256, so the name is the same for the same inputs and
+// two long prompt IDs that share a prefix keep distinct names.
+func CanaryName(prompt, label string, t time.Time) string {
+	return shortenName(prompt+"-"+label, "-canary-"+t.UTC().Format("20060102T150405"))
+}
+
+// shortenName returns head+tail, or, when that is longer than MaxNameLen,
+// a prefix of head, "-", 8 hex digits of SHA-256(head) and tail.
+func shortenName(head, tail string) string {
+	if len(head)+len(tail) <= MaxNameLen {
+		return head + tail
+	}
+	sum := sha256.Sum256([]byte(head))
+	h := hex.EncodeToString(sum[:4])
+	keep := max(MaxNameLen-len(tail)-1-len(h), 1)
+	return head[:min(keep, len(head))] + "-" + h + tail
 }

@@ -24,7 +24,7 @@ type promptUse struct {
 
 // codePromptVariantFailed is the error code recorded for an assigned
 // variant whose prompt version could not be rendered.
-const codePromptVariantFailed = "prompt_variant_failed"
+const codePromptVariantFailed = switchboard.CodePromptVariantFailed
 
 // applyPrompt resolves the request's prompt object (rendering it into the
 // messages) and its experiment assignment, if any. It returns the request to

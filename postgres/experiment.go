@@ -136,7 +136,8 @@ WHERE name = $4 AND status = $5`, text(to), decision, stopped, text(name), text(
 }
 
 // UpsertFeedback implements switchboard.ExperimentStore. A concurrent
-// insert of the same pair waits on the first and then compares with it.
+// insert of the same (inference, tenant, metric) waits on the first and
+// then compares with it.
 func (s *Store) UpsertFeedback(ctx context.Context, f switchboard.Feedback) (switchboard.FeedbackResult, error) {
 	if s.closed.Load() {
 		return "", fmt.Errorf("postgres: upsert feedback: %w", switchboard.ErrClosed)
@@ -145,7 +146,7 @@ func (s *Store) UpsertFeedback(ctx context.Context, f switchboard.Feedback) (swi
 	var result switchboard.FeedbackResult
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO feedback (inference_id, metric, value, tenant_id, time)
-VALUES ($1, $2, $3, $4, $5) ON CONFLICT (inference_id, metric) DO NOTHING`, id, metric, f.Value, tenant, f.Time)
+VALUES ($1, $2, $3, $4, $5) ON CONFLICT (inference_id, tenant_id, metric) DO NOTHING`, id, metric, f.Value, tenant, f.Time)
 		if err != nil {
 			return err
 		}
@@ -153,24 +154,18 @@ VALUES ($1, $2, $3, $4, $5) ON CONFLICT (inference_id, metric) DO NOTHING`, id, 
 			result = switchboard.FeedbackCreated
 			return nil
 		}
-		var (
-			value float64
-			owner string
-		)
-		if err := tx.QueryRow(ctx, `SELECT value, tenant_id FROM feedback WHERE inference_id = $1 AND metric = $2 FOR UPDATE`,
-			id, metric).Scan(&value, &owner); err != nil {
+		var value float64
+		if err := tx.QueryRow(ctx, `SELECT value FROM feedback WHERE inference_id = $1 AND tenant_id = $2 AND metric = $3 FOR UPDATE`,
+			id, tenant, metric).Scan(&value); err != nil {
 			return err
 		}
-		switch {
-		case owner != tenant:
-			return switchboard.ErrNotFound
-		case value == f.Value:
+		if value == f.Value {
 			result = switchboard.FeedbackUnchanged
 			return nil
 		}
 		result = switchboard.FeedbackUpdated
-		_, err = tx.Exec(ctx, `UPDATE feedback SET value = $1, time = $2 WHERE inference_id = $3 AND metric = $4`,
-			f.Value, f.Time, id, metric)
+		_, err = tx.Exec(ctx, `UPDATE feedback SET value = $1, time = $2 WHERE inference_id = $3 AND tenant_id = $4 AND metric = $5`,
+			f.Value, f.Time, id, tenant, metric)
 		return err
 	})
 	if err != nil {
@@ -185,7 +180,7 @@ func (s *Store) ListFeedback(ctx context.Context, inferenceID string) ([]switchb
 		return nil, fmt.Errorf("postgres: list feedback: %w", switchboard.ErrClosed)
 	}
 	rows, err := s.pool.Query(ctx, `SELECT inference_id, metric, value, tenant_id, time
-FROM feedback WHERE inference_id = $1 ORDER BY metric`, text(inferenceID))
+FROM feedback WHERE inference_id = $1 ORDER BY metric, tenant_id`, text(inferenceID))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list feedback: %w", err)
 	}
@@ -384,6 +379,12 @@ GROUP BY u.variant ORDER BY u.variant`, p.args...)
 	return out, nil
 }
 
+// errorCond is the SQL condition of a failed call in the automatic error
+// metric: a server failure, or an assigned prompt variant that could not
+// be rendered (switchboard.CodePromptVariantFailed, a constant without
+// quotes).
+const errorCond = `(i.status >= 500 OR i.error_code = '` + switchboard.CodePromptVariantFailed + `')`
+
 // metricValue returns the double precision value of one observation of m.
 func metricValue(m switchboard.MetricSpec) string {
 	switch m.Name {
@@ -392,7 +393,7 @@ func metricValue(m switchboard.MetricSpec) string {
 	case switchboard.MetricCost:
 		return `i.cost_usd`
 	case switchboard.MetricError:
-		return `CASE WHEN i.status >= 500 THEN 1.0::double precision ELSE 0.0::double precision END`
+		return `CASE WHEN ` + errorCond + ` THEN 1.0::double precision ELSE 0.0::double precision END`
 	case switchboard.MetricOutputTokens:
 		return `i.output_tokens::double precision`
 	}

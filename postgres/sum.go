@@ -116,7 +116,7 @@ func (s *Store) versionStats(ctx context.Context, f switchboard.VersionStatsFilt
 		label, group = `i.prompt_label`, `i.prompt_version, i.prompt_label`
 	}
 	rows, err := s.pool.Query(ctx, `SELECT i.prompt_version, `+label+`, count(*),
-    count(*) FILTER (WHERE i.status >= 500),
+    count(*) FILTER (WHERE `+errorCond+`),
     coalesce(sum(i.input_tokens), 0)::bigint, coalesce(sum(i.output_tokens), 0)::bigint,
     coalesce(sum(i.cost_usd), 0)::double precision,
     percentile_cont(0.5) WITHIN GROUP (ORDER BY i.latency_ns::double precision) FILTER (WHERE i.status < 400),

@@ -174,30 +174,55 @@ func TestExperimentStore(t *testing.T, newStore func(t *testing.T) switchboard.S
 				t.Errorf("step %d: UpsertFeedback(%+v): got %q, %v; want %q", i, st.f, got, err, st.want)
 			}
 		}
-		other := fb
+		// Feedback is keyed by (inference, tenant, metric): another tenant
+		// writes its own row and never touches (nor blocks) the owner's.
+		other := withValue(fb, 1, base.Add(3*time.Minute))
 		other.TenantID = "intruder"
-		if _, err := s.UpsertFeedback(ctx, other); !errors.Is(err, switchboard.ErrNotFound) {
-			t.Errorf("UpsertFeedback by another tenant: got %v, want ErrNotFound", err)
+		for i, want := range []switchboard.FeedbackResult{switchboard.FeedbackCreated, switchboard.FeedbackUnchanged} {
+			if got, err := s.UpsertFeedback(ctx, other); err != nil || got != want {
+				t.Errorf("UpsertFeedback #%d by another tenant: got %q, %v; want %q", i, got, err, want)
+			}
 		}
-		want := []switchboard.Feedback{
-			{InferenceID: "inf-1", Metric: "score", Value: 4.5, TenantID: "acme", Time: base},
-			{InferenceID: "inf-1", Metric: "thumbs_up", Value: 0, TenantID: "acme", Time: base.Add(time.Minute)},
+		if got, err := s.UpsertFeedback(ctx, withValue(fb, 0, base.Add(4*time.Minute))); err != nil || got != switchboard.FeedbackUnchanged {
+			t.Errorf("owner's UpsertFeedback after another tenant's: got %q, %v; want unchanged", got, err)
 		}
-		got, err := s.ListFeedback(ctx, "inf-1")
-		if err != nil {
-			t.Fatal(err)
+		// A tenant posting first does not lock the inference's owner out.
+		first := switchboard.Feedback{InferenceID: "inf-3", Metric: "thumbs_up", Value: 0, TenantID: "intruder", Time: base}
+		owner := switchboard.Feedback{InferenceID: "inf-3", Metric: "thumbs_up", Value: 1, TenantID: "acme", Time: base.Add(time.Second)}
+		for _, f := range []switchboard.Feedback{first, owner} {
+			if got, err := s.UpsertFeedback(ctx, f); err != nil || got != switchboard.FeedbackCreated {
+				t.Errorf("UpsertFeedback(%+v): got %q, %v; want created", f, got, err)
+			}
 		}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("ListFeedback (-want +got):\n%s", diff)
+		for _, tc := range []struct {
+			id   string
+			want []switchboard.Feedback
+		}{
+			{"inf-1", []switchboard.Feedback{
+				{InferenceID: "inf-1", Metric: "score", Value: 4.5, TenantID: "acme", Time: base},
+				{InferenceID: "inf-1", Metric: "thumbs_up", Value: 0, TenantID: "acme", Time: base.Add(time.Minute)},
+				{InferenceID: "inf-1", Metric: "thumbs_up", Value: 1, TenantID: "intruder", Time: base.Add(3 * time.Minute)},
+			}},
+			{"inf-3", []switchboard.Feedback{owner, first}},
+		} {
+			got, err := s.ListFeedback(ctx, tc.id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("ListFeedback(%s), by metric then tenant (-want +got):\n%s", tc.id, diff)
+			}
 		}
 
-		// Concurrent duplicates of one new pair: one creates, the others see it.
+		// Concurrent duplicates of one new triple: one creates, the others
+		// see it; per tenant.
 		const n = 8
-		results := make([]switchboard.FeedbackResult, n)
+		results := make([]switchboard.FeedbackResult, 2*n)
 		var wg sync.WaitGroup
-		for i := range n {
+		for i := range 2 * n {
 			wg.Go(func() {
-				r, err := s.UpsertFeedback(ctx, switchboard.Feedback{InferenceID: "inf-2", Metric: "thumbs_up", Value: 1, TenantID: "acme", Time: base})
+				tenant := []string{"acme", "other"}[i%2]
+				r, err := s.UpsertFeedback(ctx, switchboard.Feedback{InferenceID: "inf-2", Metric: "thumbs_up", Value: 1, TenantID: tenant, Time: base})
 				if err != nil {
 					t.Errorf("concurrent UpsertFeedback: %v", err)
 				}
@@ -205,8 +230,8 @@ func TestExperimentStore(t *testing.T, newStore func(t *testing.T) switchboard.S
 			})
 		}
 		wg.Wait()
-		if c := countOf(results, switchboard.FeedbackCreated); c != 1 || countOf(results, switchboard.FeedbackUnchanged) != n-1 {
-			t.Errorf("concurrent duplicates: got %v, want 1 created and %d unchanged", results, n-1)
+		if c := countOf(results, switchboard.FeedbackCreated); c != 2 || countOf(results, switchboard.FeedbackUnchanged) != 2*n-2 {
+			t.Errorf("concurrent duplicates of two tenants: got %v, want 2 created and %d unchanged", results, 2*n-2)
 		}
 	})
 
@@ -305,6 +330,37 @@ func TestExperimentStore(t *testing.T, newStore func(t *testing.T) switchboard.S
 		}
 	})
 
+	t.Run("ErrorMetric", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		// error counts server failures and assigned prompt variants that
+		// could not be rendered (400 prompt_variant_failed); no other 4xx.
+		var infs []switchboard.Inference
+		for i, c := range []struct {
+			status int
+			code   string
+		}{
+			{200, ""}, {503, "unavailable"}, {500, "internal"}, {400, switchboard.CodePromptVariantFailed},
+			{400, "invalid_request"}, {429, "rate_limited"}, {499, "canceled"},
+		} {
+			infs = append(infs, switchboard.Inference{ID: fmt.Sprintf("e-%d", i), Time: base.Add(time.Duration(i) * time.Second),
+				Endpoint: "/v1/chat/completions", Model: "m", Status: c.status, ErrorCode: c.code,
+				Experiment: "exp-e", Variant: "canary", Unit: fmt.Sprintf("u%d", i)})
+		}
+		mustInsertInferences(t, s, infs)
+		got, err := s.ExperimentStats(t.Context(), switchboard.ExperimentStatsQuery{Experiment: "exp-e",
+			Metrics: []switchboard.MetricSpec{{Name: switchboard.MetricError, Kind: switchboard.MetricBinary}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Variants) != 1 {
+			t.Fatalf("ExperimentStats: %+v", got)
+		}
+		if ms := got.Variants[0].Metrics[switchboard.MetricError]; ms.Units != 7 || ms.Count != 7 || ms.Sum != 3 {
+			t.Errorf("error sums %+v, want 3 errors in 7 requests (500, 503 and 400 %s)", ms, switchboard.CodePromptVariantFailed)
+		}
+	})
+
 	t.Run("VersionStats", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
@@ -383,7 +439,7 @@ func countOf[T comparable](xs []T, x T) int {
 func experimentData(base time.Time) ([]switchboard.Inference, []switchboard.Feedback) {
 	rng := rand.New(rand.NewPCG(6, 2025))
 	variants := []string{"control", "t1", "t2"}
-	statuses := []int{200, 200, 200, 200, 200, 200, 429, 499, 500, 502}
+	statuses := []int{200, 200, 200, 200, 200, 200, 400, 429, 499, 500, 502}
 	var infs []switchboard.Inference
 	var fbs []switchboard.Feedback
 	add := func(exp, unit, tenant string) {
@@ -397,16 +453,24 @@ func experimentData(base time.Time) ([]switchboard.Inference, []switchboard.Feed
 		if rng.IntN(5) > 0 {
 			in.CostUSD = ptr(float64(rng.IntN(100000)) / 1e7)
 		}
+		if in.Status == 400 {
+			// Half are assigned prompt variants that failed to render: errors.
+			in.ErrorCode = []string{switchboard.CodePromptVariantFailed, "invalid_request"}[rng.IntN(2)]
+		}
 		infs = append(infs, in)
 		if rng.IntN(2) == 0 {
 			fbs = append(fbs, switchboard.Feedback{InferenceID: in.ID, Metric: "thumbs", Value: float64(rng.IntN(4) - 1), TenantID: tenant, Time: in.Time})
 		}
 		if rng.IntN(3) == 0 {
-			t := tenant
-			if rng.IntN(6) == 0 {
-				t = "someone-else" // never counted
+			if rng.IntN(3) == 0 {
+				// Another tenant rates first (never counted); the owner
+				// sometimes rates too, and that counts.
+				fbs = append(fbs, switchboard.Feedback{InferenceID: in.ID, Metric: "score", Value: 5, TenantID: "someone-else", Time: in.Time})
+				if rng.IntN(2) == 0 {
+					return
+				}
 			}
-			fbs = append(fbs, switchboard.Feedback{InferenceID: in.ID, Metric: "score", Value: float64(rng.IntN(11)) / 2, TenantID: t, Time: in.Time})
+			fbs = append(fbs, switchboard.Feedback{InferenceID: in.ID, Metric: "score", Value: float64(rng.IntN(11)) / 2, TenantID: tenant, Time: in.Time})
 		}
 	}
 	for u := range 60 {
@@ -433,9 +497,9 @@ func experimentData(base time.Time) ([]switchboard.Inference, []switchboard.Feed
 // following the documented semantics.
 func refExperimentStats(infs []switchboard.Inference, fbs []switchboard.Feedback, q switchboard.ExperimentStatsQuery) switchboard.ExperimentStats {
 	type key struct{ variant, unit string }
-	fb := map[[2]string]switchboard.Feedback{}
+	fb := map[[3]string]switchboard.Feedback{}
 	for _, f := range fbs {
-		fb[[2]string{f.InferenceID, f.Metric}] = f
+		fb[[3]string{f.InferenceID, f.TenantID, f.Metric}] = f
 	}
 	var sel []switchboard.Inference
 	for _, in := range infs {
@@ -536,8 +600,9 @@ func refExperimentStats(infs []switchboard.Inference, fbs []switchboard.Feedback
 }
 
 // observation returns the value of metric m for one inference, and whether
-// the inference is an observation of m.
-func observation(in switchboard.Inference, m switchboard.MetricSpec, fb map[[2]string]switchboard.Feedback) (float64, bool) {
+// the inference is an observation of m. Feedback counts only from the
+// inference's own tenant.
+func observation(in switchboard.Inference, m switchboard.MetricSpec, fb map[[3]string]switchboard.Feedback) (float64, bool) {
 	switch m.Name {
 	case switchboard.MetricLatency:
 		return float64(in.Latency) / 1e6, in.Status < 400
@@ -547,15 +612,15 @@ func observation(in switchboard.Inference, m switchboard.MetricSpec, fb map[[2]s
 		}
 		return *in.CostUSD, true
 	case switchboard.MetricError:
-		if in.Status >= 500 {
+		if in.Status >= 500 || in.ErrorCode == switchboard.CodePromptVariantFailed {
 			return 1, true
 		}
 		return 0, true
 	case switchboard.MetricOutputTokens:
 		return float64(in.OutputTokens), in.Status < 400
 	}
-	f, ok := fb[[2]string{in.ID, m.Name}]
-	if !ok || f.TenantID != in.TenantID {
+	f, ok := fb[[3]string{in.ID, in.TenantID, m.Name}]
+	if !ok {
 		return 0, false
 	}
 	if m.Kind == switchboard.MetricBinary {
@@ -585,6 +650,9 @@ func versionData(base time.Time) ([]switchboard.Inference, []switchboard.Feedbac
 		if i%10 == 0 {
 			in.PromptID = "other"
 		}
+		if in.Status == 400 && rng.IntN(2) == 0 {
+			in.ErrorCode = switchboard.CodePromptVariantFailed // an error of the version
+		}
 		if rng.IntN(4) > 0 {
 			in.CostUSD = ptr(float64(rng.IntN(10000)) / 1e6)
 		}
@@ -595,7 +663,13 @@ func versionData(base time.Time) ([]switchboard.Inference, []switchboard.Feedbac
 		if rng.IntN(3) == 0 {
 			t := in.TenantID
 			if rng.IntN(5) == 0 {
+				// Another tenant's value is never counted; sometimes the
+				// owner rates as well, and that counts.
 				t = "x"
+				if rng.IntN(2) == 0 {
+					fbs = append(fbs, switchboard.Feedback{InferenceID: in.ID, Metric: "judge", Value: 4.9, TenantID: t, Time: in.Time})
+					t = in.TenantID
+				}
 			}
 			fbs = append(fbs, switchboard.Feedback{InferenceID: in.ID, Metric: "judge", Value: float64(rng.IntN(50)) / 10, TenantID: t, Time: in.Time})
 		}
@@ -632,7 +706,7 @@ func refVersionStats(infs []switchboard.Inference, fbs []switchboard.Feedback, f
 			groups[k], fbAcc[k] = g, map[string]*acc{}
 		}
 		g.Calls++
-		if in.Status >= 500 {
+		if in.Status >= 500 || in.ErrorCode == switchboard.CodePromptVariantFailed {
 			g.Errors++
 		}
 		if in.Status < 400 {

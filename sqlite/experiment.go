@@ -147,12 +147,9 @@ func (s *Store) UpsertFeedback(ctx context.Context, f switchboard.Feedback) (swi
 	}
 	var result switchboard.FeedbackResult
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		var (
-			value  float64
-			tenant string
-		)
-		err := tx.QueryRowContext(ctx, `SELECT value, tenant_id FROM feedback WHERE inference_id = ? AND metric = ?`,
-			f.InferenceID, f.Metric).Scan(&value, &tenant)
+		var value float64
+		err := tx.QueryRowContext(ctx, `SELECT value FROM feedback WHERE inference_id = ? AND tenant_id = ? AND metric = ?`,
+			f.InferenceID, f.TenantID, f.Metric).Scan(&value)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			result = switchboard.FeedbackCreated
@@ -161,15 +158,13 @@ VALUES (?, ?, ?, ?, ?)`, f.InferenceID, f.Metric, f.Value, f.TenantID, unixNano(
 			return err
 		case err != nil:
 			return err
-		case tenant != f.TenantID:
-			return switchboard.ErrNotFound
 		case value == f.Value:
 			result = switchboard.FeedbackUnchanged
 			return nil
 		}
 		result = switchboard.FeedbackUpdated
-		_, err = tx.ExecContext(ctx, `UPDATE feedback SET value = ?, time = ? WHERE inference_id = ? AND metric = ?`,
-			f.Value, unixNano(f.Time), f.InferenceID, f.Metric)
+		_, err = tx.ExecContext(ctx, `UPDATE feedback SET value = ?, time = ? WHERE inference_id = ? AND tenant_id = ? AND metric = ?`,
+			f.Value, unixNano(f.Time), f.InferenceID, f.TenantID, f.Metric)
 		return err
 	})
 	if err != nil {
@@ -184,7 +179,7 @@ func (s *Store) ListFeedback(ctx context.Context, inferenceID string) ([]switchb
 		return nil, fmt.Errorf("sqlite: list feedback: %w", switchboard.ErrClosed)
 	}
 	rows, err := s.r.QueryContext(ctx, `SELECT inference_id, metric, value, tenant_id, time
-FROM feedback WHERE inference_id = ? ORDER BY metric`, inferenceID)
+FROM feedback WHERE inference_id = ? ORDER BY metric, tenant_id`, inferenceID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list feedback: %w", err)
 	}
@@ -371,6 +366,12 @@ GROUP BY u.variant ORDER BY u.variant`, qargs...)
 	return out, nil
 }
 
+// errorCond is the SQL condition of a failed call in the automatic error
+// metric: a server failure, or an assigned prompt variant that could not
+// be rendered (switchboard.CodePromptVariantFailed, a constant without
+// quotes).
+const errorCond = `(i.status >= 500 OR i.error_code = '` + switchboard.CodePromptVariantFailed + `')`
+
 // metricSQL returns the FROM clause, the per-observation value, the
 // condition an observation must meet and the arguments of the FROM clause
 // of metric m.
@@ -381,7 +382,7 @@ func metricSQL(m switchboard.MetricSpec) (from, val, cond string, args []any) {
 	case switchboard.MetricCost:
 		return `inferences i`, `i.cost_usd`, `i.cost_usd IS NOT NULL`, nil
 	case switchboard.MetricError:
-		return `inferences i`, `CASE WHEN i.status >= 500 THEN 1.0 ELSE 0.0 END`, `1`, nil
+		return `inferences i`, `CASE WHEN ` + errorCond + ` THEN 1.0 ELSE 0.0 END`, `1`, nil
 	case switchboard.MetricOutputTokens:
 		return `inferences i`, `CAST(i.output_tokens AS REAL)`, `i.status < 400`, nil
 	}

@@ -33,6 +33,9 @@ func TestExperimentQueryPlans(t *testing.T) {
 	for _, tc := range []struct{ name, query, index string }{
 		{"exposures", `SELECT count(*) FROM inferences i WHERE i.experiment = 'x' AND i.experiment <> ''`, "inferences_experiment_idx"},
 		{"prompt", `SELECT count(*) FROM inferences i WHERE i.prompt_id = 'x' AND i.prompt_id <> ''`, "inferences_prompt_idx"},
+		// Feedback is joined on its whole primary key (inference, tenant, metric).
+		{"feedback", `SELECT count(*) FROM inferences i JOIN feedback f ON f.inference_id = i.id AND f.tenant_id = i.tenant_id AND f.metric = 'm'
+WHERE i.experiment = 'x' AND i.experiment <> ''`, "sqlite_autoindex_feedback_1 (inference_id=? AND tenant_id=? AND metric=?)"},
 	} {
 		rows, err := s.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+tc.query)
 		if err != nil {

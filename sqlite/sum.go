@@ -119,7 +119,7 @@ func (s *Store) versionStats(ctx context.Context, f switchboard.VersionStatsFilt
 	}
 
 	rows, err := s.r.QueryContext(ctx, `SELECT i.prompt_version, `+label+`, count(*),
-    sum(CASE WHEN i.status >= 500 THEN 1 ELSE 0 END),
+    sum(CASE WHEN `+errorCond+` THEN 1 ELSE 0 END),
     coalesce(sum(i.input_tokens), 0), coalesce(sum(i.output_tokens), 0), coalesce(sum(i.cost_usd), 0)
 FROM inferences i WHERE `+where+` GROUP BY 1, 2 ORDER BY 1, 2`, args...)
 	if err != nil {

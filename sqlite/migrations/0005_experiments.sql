@@ -35,15 +35,17 @@ CREATE TABLE experiments (
 CREATE UNIQUE INDEX experiments_running_idx ON experiments (prompt, label, model) WHERE status = 'running';
 CREATE INDEX experiments_created_idx ON experiments (created_at, name);
 
--- One value per inference and metric. tenant_id is the tenant that sent it:
--- aggregations only count feedback of the inference's own tenant.
+-- One value per inference, tenant and metric. tenant_id is the tenant that
+-- sent it; a tenant only creates and replaces its own rows, so another
+-- tenant rating an inference first does not lock its owner out.
+-- Aggregations only count feedback of the inference's own tenant.
 CREATE TABLE feedback (
     inference_id TEXT    NOT NULL,
     metric       TEXT    NOT NULL,
     value        REAL    NOT NULL,
     tenant_id    TEXT    NOT NULL DEFAULT '',
     time         INTEGER NOT NULL,
-    PRIMARY KEY (inference_id, metric)
+    PRIMARY KEY (inference_id, tenant_id, metric)
 );
 
 -- The running minimum of each always-valid p-value (STATS.md §6.3).
