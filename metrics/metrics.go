@@ -161,7 +161,7 @@ func New(version string, queueDepth func() float64) *Metrics {
 		m.RecorderQueue, m.RecorderFlushes, m.RecorderRecords, m.Attempts, m.Retries, m.Fallbacks, m.Hedges,
 		m.CacheRequests, m.CacheSavedTokens, m.CacheSavedUSD, m.CostUSD, m.SemanticShadowHits, build,
 		m.LimitRejections, m.BudgetRejections, m.BudgetAlerts, m.Unpriced,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.MetricsScheduler)), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
