@@ -228,3 +228,34 @@ func sortedKeys[V any](m map[string]V) []string {
 func invalid(param, format string, args ...any) error {
 	return switchboard.InvalidParam(param, format, args...)
 }
+
+// UnmarshalJSON also takes the shorthand the files allow, {"system": "…"}
+// for {"role": "system", "content": "…"}, so a body for the admin API can
+// be written as the YAML is.
+func (m *MessageTemplate) UnmarshalJSON(b []byte) error {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(b, &fields); err != nil {
+		return fmt.Errorf("a message must be an object like {\"role\": \"user\", \"content\": \"…\"} or {\"user\": \"…\"}")
+	}
+	if len(fields) == 1 {
+		for role, raw := range fields {
+			if slices.Contains(Roles, role) {
+				var content string
+				if err := json.Unmarshal(raw, &content); err != nil {
+					return fmt.Errorf("the content of a %s message must be a string", role)
+				}
+				*m = MessageTemplate{Role: role, Content: content}
+				return nil
+			}
+		}
+	}
+	type plain MessageTemplate
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var p plain
+	if err := dec.Decode(&p); err != nil {
+		return fmt.Errorf("a message has role and content (or the shorthand {\"user\": \"…\"}): %v", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	*m = MessageTemplate(p)
+	return nil
+}

@@ -338,3 +338,22 @@ func clip(s string, n int) string {
 	r := []rune(s)
 	return string(r[:n]) + "…"
 }
+
+// UnmarshalJSON also takes the shorthand the files allow: a variable given
+// as its type alone ("string").
+func (v *Variable) UnmarshalJSON(b []byte) error {
+	var typ string
+	if err := json.Unmarshal(b, &typ); err == nil {
+		*v = Variable{Type: typ}
+		return nil
+	}
+	type plain Variable
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var p plain
+	if err := dec.Decode(&p); err != nil {
+		return fmt.Errorf("a variable is a type name or an object {type, required, default, enum, max_length}: %v", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	*v = Variable(p)
+	return nil
+}

@@ -134,6 +134,25 @@ func TestPromptCallsThroughTheGateway(t *testing.T) {
 		t.Errorf("diff %s", body)
 	}
 
+	// Created through the admin API, in the files' shorthand: 201 with JSON,
+	// the same content again is 200; a bad field is named.
+	def := `{"id":"api_made","variables":{"who":"string"},"messages":[{"system":"Be brief."},{"user":"Hi {{ who }}"}],"model":"mock-echo"}`
+	resp, body = call(t, "POST", base+"/admin/v1/prompts", "", def)
+	if resp.StatusCode != 201 || resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("create: %d %s %v", resp.StatusCode, body, resp.Header)
+	}
+	if resp, body := call(t, "POST", base+"/admin/v1/prompts", "", def); resp.StatusCode != 200 {
+		t.Fatalf("create again: %d %s", resp.StatusCode, body)
+	}
+	resp, body = call(t, "POST", chat, "", `{"prompt":{"id":"api_made","variables":{"who":"Gus"}}}`)
+	if resp.StatusCode != 200 || !strings.Contains(body, "Hi Gus") {
+		t.Fatalf("API-made prompt: %d %s", resp.StatusCode, body)
+	}
+	resp, body = call(t, "POST", base+"/admin/v1/prompts", "", `{"id":"bad","model":5,"template":"x"}`)
+	if resp.StatusCode != 400 || !strings.Contains(body, `"param":"model"`) || strings.Contains(body, "prompt.") {
+		t.Errorf("bad create: %d %s", resp.StatusCode, body)
+	}
+
 	// A bad edit is refused with file:line and the good set stays live.
 	if err := os.WriteFile(filepath.Join(dir, "greet.yaml"), []byte("versions: [\n"), 0o600); err != nil {
 		t.Fatal(err)
