@@ -26,3 +26,20 @@ func NewID() string {
 	hex.Encode(b[24:], u[10:])
 	return string(b[:])
 }
+
+// IDTime returns the creation time a UUIDv7 string (as NewID makes) carries,
+// to the millisecond; ok is false for anything else.
+func IDTime(id string) (t time.Time, ok bool) {
+	if len(id) != 36 || id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-' || id[14] != '7' {
+		return time.Time{}, false
+	}
+	var b [6]byte
+	if _, err := hex.Decode(b[:4], []byte(id[0:8])); err != nil {
+		return time.Time{}, false
+	}
+	if _, err := hex.Decode(b[4:], []byte(id[9:13])); err != nil {
+		return time.Time{}, false
+	}
+	ms := int64(b[0])<<40 | int64(b[1])<<32 | int64(b[2])<<24 | int64(b[3])<<16 | int64(b[4])<<8 | int64(b[5])
+	return time.UnixMilli(ms), true
+}

@@ -54,6 +54,8 @@ type Inference struct {
 
 // InferenceFilter selects inference records. Zero fields do not filter.
 type InferenceFilter struct {
+	// ID selects one record.
+	ID           string
 	Since, Until time.Time
 	Model        string
 	TenantID     string

@@ -57,7 +57,21 @@ type Options struct {
 	// prompt version exists (the prompt registry's Resolve); its error is
 	// returned as is.
 	CheckVersion func(ctx context.Context, prompt, version string) error
+	// Inferences, when set, is where RecordFeedback looks up the inference
+	// a feedback value is about: a value for an inference that is not
+	// recorded for the sender's tenant is refused (not_found), unless its ID
+	// was minted within PendingWindow (its record may still be queued:
+	// records are written in batches).
+	Inferences switchboard.InferenceStore
+	// PendingWindow is how recent an unrecorded inference ID may be and
+	// still take feedback (DefaultPendingWindow).
+	PendingWindow time.Duration
 }
+
+// DefaultPendingWindow is the default Options.PendingWindow: much longer
+// than the recorder's flush interval, so a record delayed by a busy
+// database still takes its feedback.
+const DefaultPendingWindow = 5 * time.Minute
 
 // Service is what the admin API, the CLI and the monitor call: it creates
 // experiments, records feedback, builds reports and carries out decisions,
@@ -83,6 +97,9 @@ func NewService(store switchboard.ExperimentStore, o Options) *Service {
 	}
 	if o.NotifyTimeout <= 0 {
 		o.NotifyTimeout = 10 * time.Second
+	}
+	if o.PendingWindow <= 0 {
+		o.PendingWindow = DefaultPendingWindow
 	}
 	return &Service{store: store, o: o, resolver: NewResolver(store)}
 }
@@ -179,7 +196,41 @@ func (s *Service) RecordFeedback(ctx context.Context, f switchboard.Feedback) (s
 	if f.Time.IsZero() {
 		f.Time = s.now()
 	}
+	if err := s.checkInference(ctx, f); err != nil {
+		return "", err
+	}
 	return s.store.UpsertFeedback(ctx, f)
+}
+
+// checkInference refuses feedback on an inference that is neither
+// recorded for f's tenant nor recent enough to be still queued (see
+// Options.Inferences). Another tenant's inference is as unknown as one
+// that never was.
+func (s *Service) checkInference(ctx context.Context, f switchboard.Feedback) error {
+	if s.o.Inferences == nil {
+		return nil
+	}
+	found, err := s.o.Inferences.ListInferences(ctx, switchboard.InferenceFilter{ID: f.InferenceID, Limit: 1})
+	if err != nil {
+		return err
+	}
+	if len(found) > 0 {
+		if f.TenantID == "" || found[0].TenantID == f.TenantID {
+			return nil
+		}
+		return unknownInference(f.InferenceID)
+	}
+	if t, ok := switchboard.IDTime(f.InferenceID); ok {
+		if age := s.now().Sub(t); age > -time.Minute && age < s.o.PendingWindow {
+			return nil
+		}
+	}
+	return unknownInference(f.InferenceID)
+}
+
+func unknownInference(id string) error {
+	return &switchboard.Error{Code: switchboard.CodeNotFound, Param: "inference_id",
+		Message: fmt.Sprintf("no inference %q: use the x-switchboard-inference-id of an answer this key's tenant received", id)}
 }
 
 // VersionStats returns the analytics of a prompt per version (and label).

@@ -166,6 +166,9 @@ func whereClause(f switchboard.InferenceFilter) (string, []any) {
 		args = append(args, arg)
 		conds = append(conds, cond+" $"+strconv.Itoa(len(args)))
 	}
+	if f.ID != "" {
+		add("id =", f.ID)
+	}
 	if !f.Since.IsZero() {
 		add("time >=", f.Since)
 	}

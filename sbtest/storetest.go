@@ -371,6 +371,10 @@ func TestStore(t *testing.T, newStore func(t *testing.T) switchboard.Store) {
 			{KeyID: "k2", Since: base.Add(5 * time.Minute)},
 			{KeyID: "k1", Limit: 2},
 			{KeyID: "unknown"},
+			{ID: "kf03"},
+			{ID: "kf03", TenantID: "t2"},
+			{ID: "kf03", TenantID: "t1"},
+			{ID: "nope"},
 		} {
 			want := filterInferences(all, f)
 			if diff := cmp.Diff(inferenceIDs(want), inferenceIDs(mustListInferences(t, s, f))); diff != "" {
@@ -479,7 +483,8 @@ func makeInferences(prefix string, n int, base time.Time) []switchboard.Inferenc
 func filterInferences(all []switchboard.Inference, f switchboard.InferenceFilter) []switchboard.Inference {
 	var out []switchboard.Inference
 	for _, in := range all {
-		if (!f.Since.IsZero() && in.Time.Before(f.Since)) ||
+		if (f.ID != "" && in.ID != f.ID) ||
+			(!f.Since.IsZero() && in.Time.Before(f.Since)) ||
 			(!f.Until.IsZero() && !in.Time.Before(f.Until)) ||
 			(f.Model != "" && in.Model != f.Model) ||
 			(f.TenantID != "" && in.TenantID != f.TenantID) ||

@@ -125,6 +125,9 @@ func (s *Store) CountInferences(ctx context.Context, f switchboard.InferenceFilt
 func whereClause(f switchboard.InferenceFilter) (string, []any) {
 	var conds []string
 	var args []any
+	if f.ID != "" {
+		conds, args = append(conds, "id = ?"), append(args, f.ID)
+	}
 	if !f.Since.IsZero() {
 		conds, args = append(conds, "time >= ?"), append(args, unixNano(f.Since))
 	}

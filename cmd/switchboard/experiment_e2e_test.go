@@ -124,6 +124,9 @@ func TestExperimentEndToEnd(t *testing.T) {
 	if resp, body := call(t, "POST", base+"/v1/feedback", "", `{"inference_id":"x","metric":"thumbs_up","value":"yes"}`); resp.StatusCode != 400 || !strings.Contains(body, `"value"`) {
 		t.Errorf("bad feedback: %d %s", resp.StatusCode, body)
 	}
+	if resp, body := call(t, "POST", base+"/v1/feedback", "", `{"inference_id":"chatcmpl-typo","metric":"thumbs_up","value":true}`); resp.StatusCode != 404 || !strings.Contains(body, `"param":"inference_id"`) {
+		t.Errorf("feedback on an unknown inference: %d %s", resp.StatusCode, body)
+	}
 
 	var rep struct {
 		Units    int64

@@ -41,7 +41,7 @@ func newExperimentService(m *Main, reg *prompt.Registry) *experiment.Service {
 		ns = append(ns, experiment.NewLogNotifier(m.Log))
 	}
 	return experiment.NewService(m.store, experiment.Options{
-		Auditor: m.store, Labeler: labeler{reg}, Notifiers: ns, Log: m.Log,
+		Auditor: m.store, Labeler: labeler{reg}, Notifiers: ns, Log: m.Log, Inferences: m.store,
 		CheckVersion: func(ctx context.Context, id, version string) error {
 			_, err := reg.Resolve(prompt.Ref{ID: id, Version: version})
 			return err
