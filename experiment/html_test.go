@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchboard-ai/switchboard"
 )
@@ -68,6 +69,19 @@ func TestRenderReportHTMLEmpty(t *testing.T) {
 	}
 	if !strings.Contains(b.String(), "keep running") || !strings.Contains(b.String(), "no exposures yet") {
 		t.Errorf("empty canary page:\n%s", b.String())
+	}
+	// An ended experiment's badge is how it ended; the analysis of the data
+	// now is shown apart from it.
+	r.Status, r.Ended = switchboard.ExperimentShipped, &switchboard.ExperimentDecision{Action: switchboard.DecisionShip, Variant: "canary",
+		Actor: "cli", Reason: "looks fine", Time: time.Date(2025, 9, 1, 12, 0, 0, 0, time.UTC)}
+	b.Reset()
+	if err := RenderReportHTML(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`<span class="badge ship">ended: ship canary</span>`, "by cli at 2025-09-01 12:00 UTC: looks fine", "Analysis of the data now:</b> keep running"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("ended canary page lacks %q", want)
+		}
 	}
 }
 

@@ -301,7 +301,21 @@ func writeReportTable(w io.Writer, r *experiment.Report) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\ndecision: %s", r.Decision.Action)
+	fmt.Fprintln(w)
+	if e := r.Ended; e != nil {
+		fmt.Fprintf(w, "ended: %s", e.Action)
+		if e.Variant != "" {
+			fmt.Fprintf(w, " %s", e.Variant)
+		}
+		fmt.Fprintf(w, " by %s at %s", e.Actor, e.Time.UTC().Format(time.RFC3339))
+		if e.Reason != "" {
+			fmt.Fprintf(w, " — %s", e.Reason)
+		}
+		fmt.Fprint(w, "\nanalysis of the data now: ")
+	} else {
+		fmt.Fprint(w, "decision: ")
+	}
+	fmt.Fprint(w, r.Decision.Action)
 	if r.Decision.Reason != "" {
 		fmt.Fprintf(w, " — %s", r.Decision.Reason)
 	}
