@@ -2,8 +2,10 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/switchboard-ai/switchboard"
 	"github.com/switchboard-ai/switchboard/experiment"
@@ -161,15 +163,28 @@ func (s *Server) renderPrompt(w http.ResponseWriter, r *http.Request) error {
 	raw, _ := json.Marshal(fields)
 	q, err := prompt.ParseRequest(raw)
 	if err != nil {
-		return err
+		return renderParam(err)
 	}
 	rd, err := s.prompts.Render(q)
 	if err != nil {
-		return err
+		return renderParam(err)
 	}
 	w.Header().Set("X-Switchboard-Prompt", rd.ID)
 	w.Header().Set("X-Switchboard-Prompt-Version", rd.Version)
 	return writeJSON(w, rd)
+}
+
+// renderParam names the field at fault as the render body spells it
+// ("variables.issue"), not as the prompt object of a chat request does
+// ("prompt.variables.issue").
+func renderParam(err error) error {
+	var se *switchboard.Error
+	if errors.As(err, &se) && strings.HasPrefix(se.Param, "prompt.") {
+		c := *se
+		c.Param = strings.TrimPrefix(se.Param, "prompt.")
+		return &c
+	}
+	return err
 }
 
 // mayUseAll reports whether the caller may call every model of exp's

@@ -104,6 +104,9 @@ func TestPromptCallsThroughTheGateway(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(body, "Say hello to Cy.") || !strings.Contains(body, `"version":"1"`) {
 		t.Fatalf("render: %d %s", resp.StatusCode, body)
 	}
+	if resp, body := call(t, "POST", base+"/v1/prompts/greet/render", "", `{"variables":{}}`); resp.StatusCode != 400 || !strings.Contains(body, `"param":"variables.name"`) {
+		t.Errorf("render without a required variable: %d %s", resp.StatusCode, body)
+	}
 
 	// Promote version 2, then roll back: each change is in the history and
 	// the audit log.
