@@ -8,6 +8,7 @@ ACCESS_LOG=${ACCESS_LOG:-file}         # file (in the temp dir) or null (/dev/nu
 QUIET_LOAD=${QUIET_LOAD:-1.5}          # wait until the 1-min load average is below this…
 QUIET_WAIT=${QUIET_WAIT:-300}          # …for at most this many seconds (0: do not wait)
 GW_SET=${GW_SET:-}                     # extra gateway --set overrides, space-separated (what-if runs only)
+GW_ENV=${GW_ENV:-}                     # extra gateway environment, NAME=value space-separated (what-if runs only)
 
 die() { echo "bench: $*" >&2; exit 1; }
 command -v taskset >/dev/null || die "taskset (util-linux) is required"

@@ -19,7 +19,7 @@ PHASES=${PHASES:-seq,ttfb,rates,ramp,gencheck,overload}
 BUILD=${BUILD:-1}                      # 0: use the existing bin/switchboard (e.g. while the tree does not build)
 MAX_WORKERS=${MAX_WORKERS:-8000}       # most outstanding requests (connections) in the overload run
 RATE_WORKERS=${RATE_WORKERS:-1000}     # … in the fixed-rate, ramp and generator-check runs
-# Also (bench/lib.sh): GW_CORE=1 GEN_CORE=0 TESTBED_GOGC=400 ACCESS_LOG=file|null QUIET_LOAD=1.5 QUIET_WAIT=300 GW_SET=
+# Also (bench/lib.sh): GW_CORE=1 GEN_CORE=0 TESTBED_GOGC=400 ACCESS_LOG=file|null QUIET_LOAD=1.5 QUIET_WAIT=300 GW_SET= GW_ENV=
 
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -35,7 +35,8 @@ fi
 build_loadgen
 calib_before=$(calibrate)
 start_upstream
-start_gateway bin/switchboard
+# shellcheck disable=SC2086 # GW_ENV is a list of NAME=value words
+start_gateway bin/switchboard $GW_ENV
 
 mkdir -p bench/results
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
@@ -47,7 +48,7 @@ meta=$(jq -nc \
 	--arg dirty "$(git status --porcelain 2>/dev/null | wc -l)" --arg fs "$(df -T "$tmp" | awk 'NR==2{print $2}')" \
 	--arg access "$gw_log" --arg gw_aff "$(taskset -pc "$gw_pid" | sed 's/.*: //')" \
 	--arg up_aff "$(taskset -pc "$up_pid" | sed 's/.*: //')" --arg gen_core "$GEN_CORE" \
-	--arg env "DURATION=$DURATION RATES=$RATES ROUNDS=$ROUNDS RATE_ROUNDS=$RATE_ROUNDS SEQ_N=$SEQ_N TTFB_N=$TTFB_N RAMP_START=$RAMP_START RAMP_STEP=$RAMP_STEP OVERLOAD_FACTOR=$OVERLOAD_FACTOR OVERLOAD_DURATION=$OVERLOAD_DURATION PHASES=$PHASES ACCESS_LOG=$ACCESS_LOG MAX_WORKERS=$MAX_WORKERS RATE_WORKERS=$RATE_WORKERS TESTBED_GOGC=$TESTBED_GOGC GW_SET=$GW_SET" \
+	--arg env "DURATION=$DURATION RATES=$RATES ROUNDS=$ROUNDS RATE_ROUNDS=$RATE_ROUNDS SEQ_N=$SEQ_N TTFB_N=$TTFB_N RAMP_START=$RAMP_START RAMP_STEP=$RAMP_STEP OVERLOAD_FACTOR=$OVERLOAD_FACTOR OVERLOAD_DURATION=$OVERLOAD_DURATION PHASES=$PHASES ACCESS_LOG=$ACCESS_LOG MAX_WORKERS=$MAX_WORKERS RATE_WORKERS=$RATE_WORKERS TESTBED_GOGC=$TESTBED_GOGC GW_SET=$GW_SET GW_ENV=$GW_ENV" \
 	'{command: $cmd, env: $env, nproc: ($nproc|tonumber), cpu_model: $cpu, go: $go, kernel: $kernel,
 	  loadavg_before: $load, commit: $commit, binary: $binary, cpu_calibration_ms_before: $calib, dirty_files: ($dirty|tonumber), temp_fs: $fs,
 	  access_log: $access, gateway_affinity: $gw_aff, upstream_affinity: $up_aff, loadgen_affinity: $gen_core,
