@@ -595,10 +595,12 @@ func badAction(e *switchboard.Experiment) string {
 // decideCanary decides a canary that is neither breached nor broken
 // (STATS.md §12 gives when to roll back; shipping needs evidence too): it
 // ships only at or after its planned sample, with at least min_samples
-// canary units, and when every guard comparison is eligible (§12.2), not
-// breached, and its point harm is within the margin. Otherwise it keeps
-// running and says what it waits for: a guard that is never eligible (a
-// rate without 10 events, say) keeps it running until a person ships it.
+// canary units, and when every guard comparison has min_samples units in
+// each arm, is not breached, and its point harm is within the margin. A
+// comparison that is not eligible (§12.2) only for want of events or
+// variance — a rate of rare errors, or none at all — ships on its point
+// harm: with no errors in either arm, the canary is not worse. Otherwise it
+// keeps running and says what it waits for.
 func decideCanary(e *switchboard.Experiment, r *Report, ctrl int) switchboard.ExperimentDecision {
 	keep := switchboard.ExperimentDecision{Action: switchboard.DecisionKeepRunning}
 	treatment := e.Variants[1-ctrl].Name
@@ -623,9 +625,8 @@ func decideCanary(e *switchboard.Experiment, r *Report, ctrl int) switchboard.Ex
 
 // shipBlockers returns why variant may not ship on its guard comparisons:
 // a point harm above the margin, and, when eligible is set (a canary),
-// a comparison without data or not eligible under §12.2 (fewer than
-// min_samples units in an arm, fewer than 10 events of a rate, no
-// variance). Empty when nothing holds it back.
+// a comparison without data or with fewer than min_samples units in an
+// arm. Empty when nothing holds it back.
 func shipBlockers(e *switchboard.Experiment, r *Report, ctrl int, variant string, eligible bool) []string {
 	var why []string
 	for _, mr := range r.Metrics {
@@ -651,7 +652,11 @@ func shipBlockers(e *switchboard.Experiment, r *Report, ctrl int, variant string
 			why = append(why, fmt.Sprintf("%s: values too large to analyse", mr.Name))
 		case g.Breached:
 			why = append(why, fmt.Sprintf("%s: breached", mr.Name))
-		case eligible && !g.Eligible:
+		case eligible && !g.Eligible && (ca.Units < int64(e.MinSamples) || ta.Units < int64(e.MinSamples)):
+			// Too few units: not enough evidence either way. A comparison
+			// that is not eligible only for want of events or variance
+			// (a rate of rare errors, none at all) is judged on its point
+			// harm below.
 			why = append(why, fmt.Sprintf("%s: not eligible (%s)", mr.Name, ineligible(e, mr, ca, ta, g)))
 		}
 		if g != nil && g.Harm > g.MarginAbs {

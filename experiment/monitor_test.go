@@ -1,6 +1,7 @@
 package experiment
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"sync"
@@ -260,5 +261,33 @@ func TestMonitorTickLogsErrors(t *testing.T) {
 	}
 	if err := m.Close(); err != nil { // never started
 		t.Error(err)
+	}
+}
+
+// notifierFunc is a Notifier from a function.
+type notifierFunc func(context.Context, Alert) error
+
+func (f notifierFunc) Notify(ctx context.Context, a Alert) error { return f(ctx, a) }
+
+// TestRollbackStopsTrafficBeforeAlerts: a rolled-back canary gets no more
+// traffic while the notifiers, which may be slow, are still being told.
+func TestRollbackStopsTrafficBeforeAlerts(t *testing.T) {
+	t.Parallel()
+	r := newRig()
+	var svc *Service
+	var routedDuringAlert atomic.Bool
+	svc = NewService(r.store, Options{Auditor: r.auditor, Labeler: r.labeler,
+		Notifiers: []Notifier{notifierFunc(func(context.Context, Alert) error {
+			routedDuringAlert.Store(svc.Resolver().ForPrompt("rag", "production") != nil)
+			return nil
+		})},
+		Now: func() time.Time { return time.Date(2025, 9, 1, 12, 0, 0, 0, time.UTC) }})
+	mustCreate(t, svc, Canary("rag-v4", "rag", "production", "3", "4", 10, 10000))
+	r.store.setStats(degraded)
+	if evs, err := svc.Evaluate(t.Context()); err != nil || len(evs) != 1 || evs[0].Decision.Action != switchboard.DecisionRollback {
+		t.Fatalf("Evaluate: %+v, %v; want one rollback", evs, err)
+	}
+	if routedDuringAlert.Load() {
+		t.Error("the canary still got traffic while the alert was being sent")
 	}
 }

@@ -397,6 +397,12 @@ func (s *Service) end(ctx context.Context, e *switchboard.Experiment, d switchbo
 	// context (a monitor tick, a client request) ends meanwhile.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
+	if move != "promote" {
+		// Rolled back or stopped: traffic leaves the experiment now (the
+		// control is the safe side), not after the label moves and the
+		// notifiers, which may be slow, are told.
+		s.refresh(ctx)
+	}
 	var labelErr error
 	switch {
 	case move != "" && s.o.Labeler == nil:
@@ -411,6 +417,9 @@ func (s *Service) end(ctx context.Context, e *switchboard.Experiment, d switchbo
 		if labelErr != nil {
 			labelErr = fmt.Errorf("%s %s/%s to version %s: %w", move, e.Prompt, e.Label, version, labelErr)
 		}
+	}
+	if move == "promote" {
+		s.refresh(ctx) // once the label serves the winner
 	}
 	detail := auditDetail{Decision: d, Prompt: e.Prompt, Label: e.Label, Model: e.Model, Version: version}
 	if rep != nil {
@@ -429,7 +438,6 @@ func (s *Service) end(ctx context.Context, e *switchboard.Experiment, d switchbo
 		s.notify(ctx, a)
 	}
 	s.o.Log.Info("experiment ended", "experiment", e.Name, "action", d.Action, "variant", d.Variant, "actor", actor, "reason", d.Reason)
-	s.refresh(ctx)
 	return true, labelErr
 }
 
