@@ -54,17 +54,3 @@ func TestFeedbackNeedsAKnownInference(t *testing.T) {
 		})
 	}
 }
-
-func TestIDTime(t *testing.T) {
-	t.Parallel()
-	before := time.Now().Truncate(time.Millisecond)
-	got, ok := switchboard.IDTime(switchboard.NewID())
-	if !ok || got.Before(before) || got.After(time.Now()) {
-		t.Errorf("IDTime(NewID()) = %v, %v; want a time from now", got, ok)
-	}
-	for _, id := range []string{"", "chatcmpl-1", "0190d7a4-1c2b-4d3e-8f40-123456789abc", "zz90d7a4-1c2b-7d3e-8f40-123456789abc"} {
-		if _, ok := switchboard.IDTime(id); ok {
-			t.Errorf("IDTime(%q) ok; want not a UUIDv7", id)
-		}
-	}
-}
