@@ -9,6 +9,9 @@ import (
 // DefaultInterval is how often the monitor looks at running experiments.
 const DefaultInterval = time.Minute
 
+// minTickBudget is the least time a look may take.
+const minTickBudget = 30 * time.Second
+
 // Monitor evaluates the running experiments periodically (Service.Evaluate)
 // and refreshes the service's resolver. Every replica may run one: the
 // always-valid tests stay valid however often they look, and each decision
@@ -61,9 +64,11 @@ func (m *Monitor) run(ctx context.Context) {
 }
 
 // Tick looks once: it refreshes the resolver, then evaluates every running
-// experiment, within one interval. Errors are logged.
+// experiment, within one interval or minTickBudget, whichever is longer: a
+// slow database delays the next look (ticks are dropped, not queued)
+// rather than failing every look. Errors are logged.
 func (m *Monitor) Tick(ctx context.Context) []Evaluation {
-	ctx, cancel := context.WithTimeout(ctx, m.interval)
+	ctx, cancel := context.WithTimeout(ctx, max(m.interval, minTickBudget))
 	defer cancel()
 	m.svc.refresh(ctx)
 	evs, err := m.svc.Evaluate(ctx)

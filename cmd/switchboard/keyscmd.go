@@ -19,7 +19,7 @@ import (
 // service, without serving: the CLI changes state through the same service
 // code as the admin API.
 func openTenancy(ctx context.Context, files, sets []string, stderr io.Writer) (*Main, *tenancy.Service, error) {
-	m := NewMain(stderr)
+	m := newCLIMain(stderr)
 	if err := m.Load(files, sets); err != nil {
 		return nil, nil, err
 	}
@@ -212,7 +212,7 @@ func usageCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	m := NewMain(stderr)
+	m := newCLIMain(stderr)
 	if err := m.Load(*files, *sets); err != nil {
 		return err
 	}

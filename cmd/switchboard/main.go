@@ -168,7 +168,7 @@ func configCmd(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	m := NewMain(stderr)
+	m := newCLIMain(stderr)
 	if err := m.Load(*files, *sets); err != nil {
 		return err
 	}

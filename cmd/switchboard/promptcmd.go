@@ -37,7 +37,7 @@ func (m *Main) buildPrompts(ctx, base context.Context) error {
 // openPrompts loads the configuration, the store and the registry, without
 // serving: the CLI changes prompts through the same code as the admin API.
 func openPrompts(ctx context.Context, files, sets []string, stderr io.Writer) (*Main, *prompt.Registry, error) {
-	m := NewMain(stderr)
+	m := newCLIMain(stderr)
 	if err := m.Load(files, sets); err != nil {
 		return nil, nil, err
 	}
@@ -230,7 +230,7 @@ func promptCmd(args []string, stdout, stderr io.Writer) error {
 // models, called in-process. The files are loaded into memory only: a test
 // run never writes versions or labels to the database.
 func promptTest(ctx context.Context, files, sets []string, opts prompt.TestOptions, junit, format string, stdout, stderr io.Writer) error {
-	m := NewMain(stderr)
+	m := newCLIMain(stderr)
 	if err := m.Load(files, sets); err != nil {
 		return err
 	}

@@ -48,20 +48,23 @@ type Main struct {
 	// OnBreakerChange, when set, observes circuit-breaker transitions.
 	OnBreakerChange func(provider, model, from, to string)
 
-	stderr      io.Writer
-	store       switchboard.Store
-	recorder    *recorder.Recorder
-	engine      *engine.Engine
-	cache       *caching.Cache
-	tiers       []switchboard.Cache
-	prices      *pricing.Table
-	metrics     *metrics.Metrics
-	traceEnd    func(context.Context) error
-	srv         *http.Server
-	serveErr    chan error
-	inflight    sync.WaitGroup
-	cancel      context.CancelFunc
-	closed      bool
+	stderr   io.Writer
+	store    switchboard.Store
+	recorder *recorder.Recorder
+	engine   *engine.Engine
+	cache    *caching.Cache
+	tiers    []switchboard.Cache
+	prices   *pricing.Table
+	metrics  *metrics.Metrics
+	traceEnd func(context.Context) error
+	srv      *http.Server
+	serveErr chan error
+	inflight sync.WaitGroup
+	cancel   context.CancelFunc
+	closed   bool
+	// cli is set for one-shot commands: they log unbuffered, so nothing
+	// they log is lost when they return without Close.
+	cli         bool
 	logbuf      *logbuf.Writer
 	dir         *tenancy.Directory
 	tenants     *tenancy.Service
@@ -79,6 +82,15 @@ func NewMain(stderr io.Writer) *Main {
 	return &Main{stderr: stderr, Env: os.LookupEnv, Log: newLogger(stderr, "info", "text")}
 }
 
+// newCLIMain returns a Main for a one-shot command (keys, prompt,
+// experiment, usage, config): its log is written as it happens, not
+// buffered like a server's access log.
+func newCLIMain(stderr io.Writer) *Main {
+	m := NewMain(stderr)
+	m.cli = true
+	return m
+}
+
 // Load reads configuration files, --set overrides and the environment.
 func (m *Main) Load(files, sets []string) error {
 	cfg, err := config.Load(files, sets, m.Env)
@@ -90,7 +102,7 @@ func (m *Main) Load(files, sets []string) error {
 	}
 	m.Config = cfg
 	out := m.stderr
-	if cfg.Log.FlushInterval > 0 {
+	if cfg.Log.FlushInterval > 0 && !m.cli {
 		m.logbuf = logbuf.New(m.stderr, 64<<10, cfg.Log.FlushInterval)
 		out = m.logbuf
 	}
