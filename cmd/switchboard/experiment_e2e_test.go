@@ -215,15 +215,7 @@ func TestExperimentEndToEnd(t *testing.T) {
 			}
 		}
 	}
-	waitFor(t, func() bool {
-		_, body := call(t, "GET", base+"/admin/v1/experiments/ask-canary", "", "")
-		if !strings.Contains(body, `"rolled_back"`) {
-			_, rep := call(t, "GET", base+"/admin/v1/experiments/ask-canary/report", "", "")
-			t.Logf("canary not rolled back yet: %s\nreport: %s", body, rep)
-			return false
-		}
-		return true
-	})
+	waitForStatus(t, base, "ask-canary", "rolled_back")
 	if failed == 0 {
 		t.Fatal("the canary never failed")
 	}
@@ -271,15 +263,7 @@ func TestCanaryPromotedEndToEnd(t *testing.T) {
 			}
 		}
 	}
-	waitFor(t, func() bool {
-		_, body := call(t, "GET", base+"/admin/v1/experiments/ask-v2", "", "")
-		if !strings.Contains(body, `"shipped"`) {
-			_, rep := call(t, "GET", base+"/admin/v1/experiments/ask-v2/report", "", "")
-			t.Logf("canary not shipped yet: %s\nreport: %s", body, rep)
-			return false
-		}
-		return true
-	})
+	waitForStatus(t, base, "ask-v2", "shipped")
 	waitFor(t, func() bool {
 		a := ask(t, base, "after-ship")
 		return a.status == 200 && a.vers == "2" && a.variant == ""
@@ -288,4 +272,19 @@ func TestCanaryPromotedEndToEnd(t *testing.T) {
 	if !strings.Contains(body, `"system"`) {
 		t.Errorf("label history lacks the system promotion: %s", body)
 	}
+}
+
+// waitForStatus waits until the experiment name has status, logging the
+// experiment and its report while it has not.
+func waitForStatus(t *testing.T, base, name, status string) {
+	t.Helper()
+	waitFor(t, func() bool {
+		_, body := call(t, "GET", base+"/admin/v1/experiments/"+name, "", "")
+		if !strings.Contains(body, `"status":"`+status+`"`) {
+			_, rep := call(t, "GET", base+"/admin/v1/experiments/"+name+"/report", "", "")
+			t.Logf("%s not %s yet: %s\nreport: %s", name, status, body, rep)
+			return false
+		}
+		return true
+	})
 }
