@@ -291,3 +291,35 @@ func TestRollbackStopsTrafficBeforeAlerts(t *testing.T) {
 		t.Error("the canary still got traffic while the alert was being sent")
 	}
 }
+
+// slowStore answers ExperimentStats after a delay, as a busy database
+// does, honouring the caller's deadline.
+type slowStore struct {
+	*fakeStore
+	delay time.Duration
+}
+
+func (s slowStore) ExperimentStats(ctx context.Context, q switchboard.ExperimentStatsQuery) (switchboard.ExperimentStats, error) {
+	select {
+	case <-time.After(s.delay):
+	case <-ctx.Done():
+		return switchboard.ExperimentStats{}, ctx.Err()
+	}
+	return s.fakeStore.ExperimentStats(ctx, q)
+}
+
+// TestTickOutlastsAShortInterval: a look that takes longer than the
+// monitor's interval still ends in a decision (a slow database delays
+// looks; it must not fail every one of them).
+func TestTickOutlastsAShortInterval(t *testing.T) {
+	t.Parallel()
+	r := newRig()
+	svc := NewService(slowStore{r.store, 50 * time.Millisecond}, Options{Auditor: r.auditor, Labeler: r.labeler,
+		Notifiers: []Notifier{r.notifier}, Now: func() time.Time { return time.Date(2025, 9, 1, 12, 0, 0, 0, time.UTC) }})
+	mustCreate(t, svc, Canary("rag-v4", "rag", "production", "3", "4", 10, 10000))
+	r.store.setStats(degraded)
+	evs := NewMonitor(svc, 10*time.Millisecond).Tick(t.Context())
+	if len(evs) != 1 || !evs[0].Ended || evs[0].Decision.Action != switchboard.DecisionRollback {
+		t.Fatalf("Tick with a 10 ms interval and a 50 ms database: %+v; want the canary rolled back", evs)
+	}
+}

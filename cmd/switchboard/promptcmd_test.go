@@ -516,3 +516,14 @@ func mustJUnit(t *testing.T, path string) junitDoc {
 	}
 	return doc
 }
+
+// TestCLILogsAreNotLost: a one-shot command's log lines reach stderr
+// before it returns (a server buffers its log and flushes it every
+// log.flush_interval; a command that returned sooner lost its lines).
+func TestCLILogsAreNotLost(t *testing.T) {
+	c := newCLIPrompts(t, cliPromptFiles)
+	code, _, errb := c.run(t, "prompt", "list", "--set", "log.flush_interval=1h")
+	if code != 0 || !strings.Contains(errb, "database ready") {
+		t.Errorf("prompt list: exit %d, stderr %q; want the store's \"database ready\" line", code, errb)
+	}
+}

@@ -48,23 +48,21 @@ type Main struct {
 	// OnBreakerChange, when set, observes circuit-breaker transitions.
 	OnBreakerChange func(provider, model, from, to string)
 
-	stderr   io.Writer
-	store    switchboard.Store
-	recorder *recorder.Recorder
-	engine   *engine.Engine
-	cache    *caching.Cache
-	tiers    []switchboard.Cache
-	prices   *pricing.Table
-	metrics  *metrics.Metrics
-	traceEnd func(context.Context) error
-	srv      *http.Server
-	serveErr chan error
-	inflight sync.WaitGroup
-	cancel   context.CancelFunc
-	closed   bool
-	// cli is set for one-shot commands: they log unbuffered, so nothing
-	// they log is lost when they return without Close.
-	cli         bool
+	stderr      io.Writer
+	store       switchboard.Store
+	recorder    *recorder.Recorder
+	engine      *engine.Engine
+	cache       *caching.Cache
+	tiers       []switchboard.Cache
+	prices      *pricing.Table
+	metrics     *metrics.Metrics
+	traceEnd    func(context.Context) error
+	srv         *http.Server
+	serveErr    chan error
+	inflight    sync.WaitGroup
+	cancel      context.CancelFunc
+	closed      bool
+	cli         bool // a one-shot command (newCLIMain): logs unbuffered
 	logbuf      *logbuf.Writer
 	dir         *tenancy.Directory
 	tenants     *tenancy.Service
