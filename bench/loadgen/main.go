@@ -58,6 +58,7 @@ type config struct {
 	phases                    map[string]bool
 	out                       string
 	meta                      string
+	anyProxy                  bool
 }
 
 func main() {
@@ -92,6 +93,10 @@ func main() {
 	flag.StringVar(&c.out, "out", "", "write the JSON report here (default stdout)")
 	flag.StringVar(&c.meta, "meta", "", "JSON object of run facts to embed (machine, command, …)")
 	freePort := flag.Bool("free-port", false, "print a free TCP port on 127.0.0.1 and exit")
+	relayMode := flag.String("relay", "", "run a floor proxy instead (tcp: byte relay; http: minimal net/http proxy) on -listen, forwarding to -relay-upstream")
+	relayListen := flag.String("listen", "127.0.0.1:0", "address of the -relay proxy")
+	relayUpstream := flag.String("relay-upstream", "", "upstream host:port of the -relay proxy")
+	flag.BoolVar(&c.anyProxy, "any-proxy", false, "the -gateway is not Switchboard (a -relay floor): skip the check for its headers")
 	calibrate := flag.Bool("calibrate", false, "print the milliseconds a fixed CPU-bound workload takes (SHA-256 of 64 MiB) and exit")
 	flag.Parse()
 	if *calibrate {
@@ -99,6 +104,13 @@ func main() {
 		start := time.Now()
 		sum := sha256.Sum256(buf)
 		fmt.Printf("%.0f\n", ms(time.Since(start))+float64(sum[0]&0))
+		return
+	}
+	if *relayMode != "" {
+		if err := relay(*relayMode, *relayListen, *relayUpstream); err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen:", err)
+			os.Exit(1)
+		}
 		return
 	}
 	if *freePort {
@@ -245,7 +257,7 @@ func run(ctx context.Context, c config) (*Report, error) {
 	gateway := target{Name: "gateway", URL: c.gateway + "/v1/chat/completions",
 		Body: chatBody(c.gatewayModel, c.words, false), Stream: chatBody(c.gatewayModel, c.words, true)}
 	smp := newSampler(c.gatewayPID, c.upstreamPID)
-	if err := sanity(ctx, direct, gateway); err != nil {
+	if err := sanity(ctx, direct, gateway, c.anyProxy); err != nil {
 		return nil, err
 	}
 	shed0 := scrape(c.gateway)["switchboard_shed_requests_total"]
@@ -443,7 +455,7 @@ func run(ctx context.Context, c config) (*Report, error) {
 }
 
 // sanity checks both sides answer, and that the gateway proxies.
-func sanity(ctx context.Context, direct, gateway target) error {
+func sanity(ctx context.Context, direct, gateway target, anyProxy bool) error {
 	cl, tr := newClient(2, 10*time.Second)
 	defer tr.CloseIdleConnections()
 	br := newBufioReader()
@@ -461,7 +473,7 @@ func sanity(ctx context.Context, direct, gateway target) error {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.Header.Get("X-Switchboard-Inference-Id") == "" || !strings.Contains(string(b), `"choices"`) {
+	if (!anyProxy && resp.Header.Get("X-Switchboard-Inference-Id") == "") || !strings.Contains(string(b), `"choices"`) {
 		return fmt.Errorf("sanity: the gateway did not answer a proxied completion: %s", b)
 	}
 	return nil
