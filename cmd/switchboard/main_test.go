@@ -25,13 +25,13 @@ import (
 
 // startGateway runs the whole program on 127.0.0.1:0 with the given config
 // (storage under t.TempDir()), and closes it at cleanup.
-func startGateway(t *testing.T, yaml string, sets ...string) (*Main, string) {
+func startGateway(t testing.TB, yaml string, sets ...string) (*Main, string) {
 	t.Helper()
 	return startGatewayWith(t, nil, yaml, sets...)
 }
 
 // startGatewayWith is startGateway with a hook to adjust Main before it runs.
-func startGatewayWith(t *testing.T, adjust func(*Main), yaml string, sets ...string) (*Main, string) {
+func startGatewayWith(t testing.TB, adjust func(*Main), yaml string, sets ...string) (*Main, string) {
 	t.Helper()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "switchboard.yaml")
