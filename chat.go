@@ -48,6 +48,43 @@ type ChatRequest struct {
 // StreamOptions are OpenAI's stream_options.
 type StreamOptions struct {
 	IncludeUsage bool `json:"include_usage"`
+	// Extra holds the options Switchboard does not interpret
+	// (include_obfuscation, …), passed on as they came.
+	Extra map[string]json.RawMessage `json:"-"`
+}
+
+// UnmarshalJSON decodes the options, keeping unknown ones in Extra.
+func (o *StreamOptions) UnmarshalJSON(data []byte) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		return err
+	}
+	*o = StreamOptions{}
+	for k, v := range m {
+		if k != "include_usage" {
+			if o.Extra == nil {
+				o.Extra = make(map[string]json.RawMessage, len(m))
+			}
+			o.Extra[k] = v
+			continue
+		}
+		if isNull(v) {
+			continue
+		}
+		if err := json.Unmarshal(v, &o.IncludeUsage); err != nil {
+			return &json.UnmarshalTypeError{Value: jsonKind(v), Type: reflect.TypeFor[bool](), Field: "include_usage"}
+		}
+	}
+	return nil
+}
+
+// MarshalJSON encodes the options with their Extra fields.
+func (o StreamOptions) MarshalJSON() ([]byte, error) {
+	b := []byte(`{"include_usage":false}`)
+	if o.IncludeUsage {
+		b = []byte(`{"include_usage":true}`)
+	}
+	return appendExtra(b, o.Extra)
 }
 
 // ToolDef is a tool the model may call.
@@ -240,6 +277,11 @@ func DecodeChatRequest(body []byte) (*ChatRequest, error) {
 	err := eachField(body, func(k []byte, start, end int) error {
 		v := body[start:end]
 		if isNull(v) && string(k) != "messages" && string(k) != "model" {
+			if string(k) == "stream_options" {
+				// Absent for the options, but the bytes are there: forcing
+				// usage on replaces them rather than adding a second key.
+				r.streamOptsSpan = [2]int{start, end}
+			}
 			return nil
 		}
 		switch string(k) {
@@ -529,7 +571,7 @@ func (r *ChatRequest) UpstreamBody(model string) ([]byte, error) {
 		c := *r
 		c.Model = model
 		if forceUsage {
-			c.StreamOptions = &StreamOptions{IncludeUsage: true}
+			c.StreamOptions = r.usageOn()
 		}
 		return json.Marshal(c)
 	}
@@ -540,7 +582,10 @@ func (r *ChatRequest) UpstreamBody(model string) ([]byte, error) {
 	mb, _ := json.Marshal(model)
 	edits := []edit{{r.modelSpan[0], r.modelSpan[1], mb}}
 	if forceUsage {
-		usage := []byte(`{"include_usage":true}`)
+		usage, err := json.Marshal(r.usageOn())
+		if err != nil {
+			return nil, err
+		}
 		if r.streamOptsSpan[1] != 0 {
 			edits = append(edits, edit{r.streamOptsSpan[0], r.streamOptsSpan[1], usage})
 		} else {
@@ -558,6 +603,15 @@ func (r *ChatRequest) UpstreamBody(model string) ([]byte, error) {
 		prev = e.end
 	}
 	return append(out, r.Raw[prev:]...), nil
+}
+
+// usageOn returns the client's stream options with include_usage on.
+func (r *ChatRequest) usageOn() *StreamOptions {
+	o := &StreamOptions{IncludeUsage: true}
+	if r.StreamOptions != nil {
+		o.Extra = r.StreamOptions.Extra
+	}
+	return o
 }
 
 // DecodeChatResponse decodes an OpenAI chat completion body, keeping body as

@@ -118,6 +118,14 @@ func TestUpstreamBodyPatchesInPlace(t *testing.T) {
 			`{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`},
 		{"stream usage false forced", `{"model":"alias","stream":true,"stream_options":{"include_usage":false},"messages":[{"role":"user","content":"hi"}]}`,
 			`{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`},
+		{"other stream options kept", `{"model":"alias","stream":true,"stream_options":{"include_obfuscation":false,"include_usage":false},"messages":[{"role":"user","content":"hi"}]}`,
+			`{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true,"include_obfuscation":false},"messages":[{"role":"user","content":"hi"}]}`},
+		{"empty stream options", `{"model":"alias","stream":true,"stream_options":{},"messages":[{"role":"user","content":"hi"}]}`,
+			`{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`},
+		{"null stream options replaced, not doubled", `{"model":"alias","stream":true,"stream_options":null,"messages":[{"role":"user","content":"hi"}]}`,
+			`{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`},
+		{"null stream options without stream", `{"model":"alias","stream":false,"stream_options":null,"messages":[{"role":"user","content":"hi"}]}`,
+			`{"model":"gpt-4o","stream":false,"stream_options":null,"messages":[{"role":"user","content":"hi"}]}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -134,6 +142,33 @@ func TestUpstreamBodyPatchesInPlace(t *testing.T) {
 				t.Errorf("got  %s\nwant %s", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestStreamOptionsReencoded(t *testing.T) {
+	t.Parallel()
+	r, err := DecodeChatRequest([]byte(`{"model":"alias","stream":true,"stream_options":{"include_obfuscation":false},"messages":[{"role":"user","content":"hi"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Raw = nil // as after a prompt is applied: the request is encoded anew
+	got, err := r.UpstreamBody("gpt-4o")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		StreamOptions map[string]any `json:"stream_options"`
+	}
+	if err := json.Unmarshal(got, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.StreamOptions["include_usage"] != true || m.StreamOptions["include_obfuscation"] != false {
+		t.Errorf("stream_options = %v, want include_usage true and include_obfuscation false kept: %s", m.StreamOptions, got)
+	}
+	_, err = DecodeChatRequest([]byte(`{"model":"m","stream":true,"stream_options":{"include_usage":"yes"},"messages":[{"role":"user","content":"hi"}]}`))
+	var e *Error
+	if !errors.As(err, &e) || e.Param != "stream_options.include_usage" {
+		t.Errorf("include_usage \"yes\": got %v, want an error naming stream_options.include_usage", err)
 	}
 }
 

@@ -34,6 +34,13 @@ type ModelLister interface {
 	Models(ctx context.Context) ([]Model, error)
 }
 
+// ModelGetter is a ModelLister that can also describe a model it serves
+// without listing it (a "provider/model" name). An unknown id is an *Error
+// with CodeNotFound.
+type ModelGetter interface {
+	Model(ctx context.Context, id string) (Model, error)
+}
+
 // Pinger is a Provider that can tell whether it is usable right now.
 type Pinger interface {
 	Ping(ctx context.Context) error

@@ -529,6 +529,24 @@ func (c *Cache) Models(ctx context.Context) ([]switchboard.Model, error) {
 	return nil, nil
 }
 
+// Model forwards to the next provider's model description.
+func (c *Cache) Model(ctx context.Context, id string) (switchboard.Model, error) {
+	if g, ok := c.next.(switchboard.ModelGetter); ok {
+		return g.Model(ctx, id)
+	}
+	ms, err := c.Models(ctx)
+	if err != nil {
+		return switchboard.Model{}, err
+	}
+	for _, m := range ms {
+		if m.ID == id {
+			return m, nil
+		}
+	}
+	return switchboard.Model{}, &switchboard.Error{Code: switchboard.CodeNotFound, Param: "model", VendorCode: "model_not_found",
+		Message: fmt.Sprintf("The model %q does not exist", id)}
+}
+
 // Ping forwards to the next provider's health check.
 func (c *Cache) Ping(ctx context.Context) error {
 	if p, ok := c.next.(switchboard.Pinger); ok {

@@ -306,6 +306,21 @@ func (s *peekedStream) Recv() (*switchboard.Chunk, error) {
 // Models implements switchboard.ModelLister: the public model names.
 func (e *Engine) Models(context.Context) ([]switchboard.Model, error) { return e.models, nil }
 
+// Model describes id: a listed model, or a "provider/model" name the engine
+// can route; an unknown id is a CodeNotFound error naming "model".
+func (e *Engine) Model(_ context.Context, id string) (switchboard.Model, error) {
+	for _, m := range e.models {
+		if m.ID == id {
+			return m, nil
+		}
+	}
+	r, err := e.resolve(id)
+	if err != nil {
+		return switchboard.Model{}, err
+	}
+	return switchboard.Model{ID: id, Object: "model", Created: 1700000000, OwnedBy: r.deps[0].provider.Name}, nil
+}
+
 // ModelsList returns the public models without a context.
 func (e *Engine) ModelsList() []switchboard.Model { return e.models }
 

@@ -97,6 +97,16 @@ func (s *Server) listModels(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) getModel(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("model")
+	if c := callerOf(r); c != nil && !c.MayUse(id) {
+		return modelNotFound(id)
+	}
+	if g, ok := s.p.(switchboard.ModelGetter); ok {
+		m, err := g.Model(r.Context(), id)
+		if err != nil {
+			return modelNotFound(id)
+		}
+		return writeJSON(w, m)
+	}
 	if l, ok := s.p.(switchboard.ModelLister); ok {
 		ms, err := l.Models(r.Context())
 		if err != nil {
@@ -108,6 +118,10 @@ func (s *Server) getModel(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
+	return modelNotFound(id)
+}
+
+func modelNotFound(id string) error {
 	return &switchboard.Error{Code: switchboard.CodeNotFound, Param: "model", VendorCode: "model_not_found",
 		Message: "The model " + quote(strings.TrimSpace(id)) + " does not exist"}
 }

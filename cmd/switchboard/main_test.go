@@ -215,6 +215,27 @@ func TestOpenAISDKChat(t *testing.T) {
 		}
 	})
 
+	t.Run("other stream options pass through", func(t *testing.T) {
+		for _, opts := range []any{map[string]any{"include_obfuscation": false}, nil} {
+			stream := client.Chat.Completions.NewStreaming(ctx, openai.ChatCompletionNewParams{
+				Model:    "mock-model",
+				Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("a b")},
+			}, option.WithJSONSet("stream_options", opts))
+			for stream.Next() {
+			}
+			if err := stream.Err(); err != nil {
+				t.Fatal(err)
+			}
+			body := string(up.LastRequest().Body)
+			if strings.Count(body, `"stream_options"`) != 1 || !strings.Contains(body, `"include_usage":true`) {
+				t.Errorf("stream_options %v: upstream got %s", opts, body)
+			}
+			if opts != nil && !strings.Contains(body, `"include_obfuscation":false`) {
+				t.Errorf("include_obfuscation dropped: %s", body)
+			}
+		}
+	})
+
 	t.Run("stream tools", func(t *testing.T) {
 		stream := client.Chat.Completions.NewStreaming(ctx, openai.ChatCompletionNewParams{
 			Model:    "mock-tools",
@@ -263,6 +284,18 @@ func TestOpenAISDKChat(t *testing.T) {
 		}
 		if strings.Join(ids, ",") != "fallback-model,mock-echo,mock-model" {
 			t.Errorf("got %v", ids)
+		}
+		for _, id := range []string{"mock-model", "demo/mock-lorem", "upstream/gpt-4o-mini"} {
+			m, err := client.Models.Get(ctx, id)
+			if err != nil || m.ID != id {
+				t.Errorf("get %s: %v %+v", id, err, m)
+			}
+		}
+		for _, id := range []string{"nope", "nope/gpt-4o", "demo/"} {
+			var apiErr *openai.Error
+			if _, err := client.Models.Get(ctx, id); !asErr(err, &apiErr) || apiErr.StatusCode != 404 || apiErr.Param != "model" {
+				t.Errorf("get %s: got %v, want a 404 on model", id, err)
+			}
 		}
 	})
 
