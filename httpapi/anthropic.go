@@ -131,6 +131,7 @@ func (s *Server) wrapAnthropic(h func(http.ResponseWriter, *http.Request) error)
 			// upstream's) is reported as one refused at admission is.
 			ent.ticket.SetHeaders(w.Header())
 		}
+		ent.setAttemptHeaders(w.Header())
 		ent.status = writeAnthropicError(w, e, ent.requestID)
 	})
 }

@@ -95,16 +95,26 @@ func (s *Server) setServedHeaders(w http.ResponseWriter, e *entry) {
 		setCostHeader(h, e)
 	}
 	if e.outcome.Provider != "" {
-		h.Set("X-Switchboard-Provider", e.outcome.Provider)
-		h.Set("X-Switchboard-Upstream-Model", e.outcome.UpstreamModel)
-		h.Set("X-Switchboard-Attempts", strconv.Itoa(e.outcome.Attempts))
-		h.Set("X-Switchboard-Deployment", e.outcome.Provider+"/"+e.outcome.UpstreamModel)
+		e.setAttemptHeaders(h)
 		if e.outcome.Model != "" && e.outcome.Model != e.model {
 			h.Set("X-Switchboard-Fallback-Model", e.outcome.Model)
 		}
 		if e.outcome.Hedged {
 			h.Set("X-Switchboard-Hedged", "true")
 		}
+	}
+}
+
+// setAttemptHeaders names the deployment that answered (or, on an error, was
+// tried last) and how many attempts the router made.
+func (e *entry) setAttemptHeaders(h http.Header) {
+	if e.outcome.Attempts > 0 {
+		h.Set("X-Switchboard-Attempts", strconv.Itoa(e.outcome.Attempts))
+	}
+	if e.outcome.Provider != "" {
+		h.Set("X-Switchboard-Provider", e.outcome.Provider)
+		h.Set("X-Switchboard-Upstream-Model", e.outcome.UpstreamModel)
+		h.Set("X-Switchboard-Deployment", e.outcome.Provider+"/"+e.outcome.UpstreamModel)
 	}
 }
 

@@ -205,6 +205,7 @@ func (s *Server) wrap(h func(http.ResponseWriter, *http.Request) error) http.Han
 			// upstream's) is reported as one refused at admission is.
 			ent.ticket.SetHeaders(w.Header())
 		}
+		ent.setAttemptHeaders(w.Header())
 		ent.status = writeError(w, e)
 	})
 }

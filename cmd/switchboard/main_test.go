@@ -330,6 +330,9 @@ func TestOpenAISDKChat(t *testing.T) {
 		if !asErr(err, &apiErr) || apiErr.StatusCode != 429 || apiErr.Response.Header.Get("Retry-After") != "7" {
 			t.Fatalf("got %v", err)
 		}
+		if h := apiErr.Response.Header; h.Get("X-Switchboard-Attempts") == "" || h.Get("X-Switchboard-Deployment") != "upstream/gpt-4o-mini" {
+			t.Errorf("error without the attempt headers: %v", h)
+		}
 	})
 }
 
