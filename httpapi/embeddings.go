@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"math"
 	"net/http"
-	"strings"
 
 	"github.com/switchboard-ai/switchboard"
 )
@@ -73,55 +72,4 @@ func encodeEmbeddings(resp *switchboard.EmbeddingResponse, b64 bool) embeddingsO
 		out.Data[i] = embeddingOut{Object: "embedding", Index: d.Index, Embedding: v}
 	}
 	return out
-}
-
-func (s *Server) listModels(w http.ResponseWriter, r *http.Request) error {
-	models := []switchboard.Model{}
-	if l, ok := s.p.(switchboard.ModelLister); ok {
-		ms, err := l.Models(r.Context())
-		if err != nil {
-			return err
-		}
-		c := callerOf(r)
-		for _, m := range ms {
-			if c == nil || c.MayUse(m.ID) {
-				models = append(models, m)
-			}
-		}
-	}
-	return writeJSON(w, struct {
-		Object string              `json:"object"`
-		Data   []switchboard.Model `json:"data"`
-	}{"list", models})
-}
-
-func (s *Server) getModel(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("model")
-	if c := callerOf(r); c != nil && !c.MayUse(id) {
-		return modelNotFound(id)
-	}
-	if g, ok := s.p.(switchboard.ModelGetter); ok {
-		m, err := g.Model(r.Context(), id)
-		if err != nil {
-			return modelNotFound(id)
-		}
-		return writeJSON(w, m)
-	}
-	if l, ok := s.p.(switchboard.ModelLister); ok {
-		ms, err := l.Models(r.Context())
-		if err != nil {
-			return err
-		}
-		for _, m := range ms {
-			if m.ID == id && (callerOf(r) == nil || callerOf(r).MayUse(id)) {
-				return writeJSON(w, m)
-			}
-		}
-	}
-	return modelNotFound(id)
-}
-
-func modelNotFound(id string) error {
-	return &switchboard.Error{Code: switchboard.CodeNotFound, Param: "model", VendorCode: "model_not_found",
-		Message: "The model " + quote(strings.TrimSpace(id)) + " does not exist"}
 }

@@ -154,8 +154,10 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /v1/messages", s.anthropicAPI(s.authed(inference, s.messages)))
 	mux.Handle("POST /v1/messages/count_tokens", s.anthropicAPI(s.authed(inference, s.countTokens)))
 	mux.Handle("POST /v1/prompts/{id}/render", api(s.authed(inference, s.renderPrompt)))
-	mux.Handle("GET /v1/models", s.wrap(s.authed(inference, s.listModels)))
-	mux.Handle("GET /v1/models/{model...}", s.wrap(s.authed(inference, s.getModel)))
+	mux.Handle("GET /v1/models", byDialect(s.wrap(s.authed(inference, s.listModels)),
+		s.wrapAnthropic(s.authed(inference, s.listModelsAnthropic))))
+	mux.Handle("GET /v1/models/{model...}", byDialect(s.wrap(s.authed(inference, s.getModel)),
+		s.wrapAnthropic(s.authed(inference, s.getModelAnthropic))))
 	mux.Handle("GET /admin/v1/cache/stats", s.wrap(s.authed(read, s.cacheStats)))
 	mux.Handle("POST /admin/v1/cache/purge", s.wrap(s.authed(admin, s.cachePurge)))
 	s.adminRoutes(mux)

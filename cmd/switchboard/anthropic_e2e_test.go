@@ -440,3 +440,53 @@ func TestMessagesRecorded(t *testing.T) {
 		t.Errorf("got %d streamed records, want 1", streamed)
 	}
 }
+
+// TestAnthropicSDKModels: the Anthropic SDK's Models API (the same
+// GET /v1/models path as OpenAI's, told apart by anthropic-version) gets
+// Anthropic's shapes, pages and errors.
+func TestAnthropicSDKModels(t *testing.T) {
+	t.Parallel()
+	up := sbtest.NewFakeUpstream(t, fakeupstream.Options{})
+	_, base := startGateway(t, anthropicConfig(up))
+	client := anthropicSDK(base)
+	ctx := t.Context()
+
+	var ids []string
+	iter := client.Models.ListAutoPaging(ctx, anthropic.ModelListParams{Limit: anthropic.Int(2)})
+	for iter.Next() {
+		m := iter.Current()
+		if m.Type != "model" || m.DisplayName == "" || m.CreatedAt.IsZero() {
+			t.Errorf("model %+v: want type, display_name and created_at", m)
+		}
+		ids = append(ids, m.ID)
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(ids, ","); got != "claude-echo,claude-once,claude-tools,fallback-model,mock-echo,mock-model" {
+		t.Errorf("listed %s", got)
+	}
+	page, err := client.Models.List(ctx, anthropic.ModelListParams{Limit: anthropic.Int(2), BeforeID: anthropic.String("mock-echo")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Data) != 2 || page.Data[0].ID != "claude-tools" || !page.HasMore || page.FirstID != "claude-tools" {
+		t.Errorf("page before mock-echo: %+v", page)
+	}
+
+	for _, id := range []string{"claude-echo", "demo/mock-lorem"} {
+		m, err := client.Models.Get(ctx, id, anthropic.ModelGetParams{})
+		if err != nil || m.ID != id || m.Type != "model" {
+			t.Errorf("get %s: %v %+v", id, err, m)
+		}
+	}
+	_, err = client.Models.Get(ctx, "nope", anthropic.ModelGetParams{})
+	var apiErr *anthropic.Error
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusNotFound || apiErr.Type() != "not_found_error" {
+		t.Errorf("get nope: got %v, want Anthropic's not_found_error", err)
+	}
+	_, err = client.Models.List(ctx, anthropic.ModelListParams{Limit: anthropic.Int(0)})
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusBadRequest {
+		t.Errorf("limit 0: got %v, want a 400", err)
+	}
+}

@@ -1,0 +1,177 @@
+package httpapi
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/switchboard-ai/switchboard"
+)
+
+// byDialect serves a request carrying anthropic-version (every Anthropic SDK
+// sends it) with anth, others with openai: GET /v1/models is both APIs'
+// path, with different shapes.
+func byDialect(openai, anth http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Anthropic-Version") != "" {
+			anth.ServeHTTP(w, r)
+			return
+		}
+		openai.ServeHTTP(w, r)
+	})
+}
+
+// visibleModels returns the models the caller may use, in listing order.
+func (s *Server) visibleModels(r *http.Request) ([]switchboard.Model, error) {
+	models := []switchboard.Model{}
+	l, ok := s.p.(switchboard.ModelLister)
+	if !ok {
+		return models, nil
+	}
+	ms, err := l.Models(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	c := callerOf(r)
+	for _, m := range ms {
+		if c == nil || c.MayUse(m.ID) {
+			models = append(models, m)
+		}
+	}
+	return models, nil
+}
+
+// lookupModel describes id: a listed model, or any name the router serves
+// ("provider/model"), if the caller may use it.
+func (s *Server) lookupModel(r *http.Request, id string) (switchboard.Model, error) {
+	if c := callerOf(r); c != nil && !c.MayUse(id) {
+		return switchboard.Model{}, modelNotFound(id)
+	}
+	if g, ok := s.p.(switchboard.ModelGetter); ok {
+		m, err := g.Model(r.Context(), id)
+		if err != nil {
+			return switchboard.Model{}, modelNotFound(id)
+		}
+		return m, nil
+	}
+	ms, err := s.visibleModels(r)
+	if err != nil {
+		return switchboard.Model{}, err
+	}
+	for _, m := range ms {
+		if m.ID == id {
+			return m, nil
+		}
+	}
+	return switchboard.Model{}, modelNotFound(id)
+}
+
+func modelNotFound(id string) error {
+	return &switchboard.Error{Code: switchboard.CodeNotFound, Param: "model", VendorCode: "model_not_found",
+		Message: "The model " + quote(strings.TrimSpace(id)) + " does not exist"}
+}
+
+func (s *Server) listModels(w http.ResponseWriter, r *http.Request) error {
+	models, err := s.visibleModels(r)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, struct {
+		Object string              `json:"object"`
+		Data   []switchboard.Model `json:"data"`
+	}{"list", models})
+}
+
+func (s *Server) getModel(w http.ResponseWriter, r *http.Request) error {
+	m, err := s.lookupModel(r, r.PathValue("model"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, m)
+}
+
+// anthropicModel is a model in the shape of Anthropic's Models API.
+// What the gateway does not know of a model (its context window, its line)
+// is left out.
+type anthropicModel struct {
+	Type         string  `json:"type"`
+	ID           string  `json:"id"`
+	DisplayName  string  `json:"display_name"`
+	CreatedAt    string  `json:"created_at"`
+	Lifecycle    string  `json:"lifecycle"`
+	DeprecatedAt *string `json:"deprecated_at"`
+	RetiresAt    *string `json:"retires_at"`
+}
+
+func toAnthropicModel(m switchboard.Model) anthropicModel {
+	return anthropicModel{Type: "model", ID: m.ID, DisplayName: m.ID, Lifecycle: "active",
+		CreatedAt: time.Unix(m.Created, 0).UTC().Format(time.RFC3339)}
+}
+
+// listModelsAnthropic is GET /v1/models for Anthropic's SDKs: a page of
+// limit (1–1000, default 20) models after after_id or before before_id.
+func (s *Server) listModelsAnthropic(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	limit := 20
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return switchboard.InvalidParam("limit", "limit: must be an integer from 1 to 1000, got %q", v)
+		}
+		limit = n
+	}
+	after, before := q.Get("after_id"), q.Get("before_id")
+	if after != "" && before != "" {
+		return switchboard.InvalidParam("before_id", "give after_id or before_id, not both")
+	}
+	models, err := s.visibleModels(r)
+	if err != nil {
+		return err
+	}
+	index := func(id string) int {
+		return slices.IndexFunc(models, func(m switchboard.Model) bool { return m.ID == id })
+	}
+	lo, hi := 0, len(models)
+	switch {
+	case after != "":
+		if lo = index(after) + 1; lo == 0 {
+			return switchboard.InvalidParam("after_id", "after_id: no model %q", after)
+		}
+		hi = min(lo+limit, len(models))
+	case before != "":
+		if hi = index(before); hi < 0 {
+			return switchboard.InvalidParam("before_id", "before_id: no model %q", before)
+		}
+		lo = max(hi-limit, 0)
+	default:
+		hi = min(limit, len(models))
+	}
+	page := struct {
+		Data    []anthropicModel `json:"data"`
+		HasMore bool             `json:"has_more"`
+		FirstID *string          `json:"first_id"`
+		LastID  *string          `json:"last_id"`
+	}{Data: make([]anthropicModel, 0, hi-lo)}
+	for _, m := range models[lo:hi] {
+		page.Data = append(page.Data, toAnthropicModel(m))
+	}
+	if before != "" {
+		page.HasMore = lo > 0
+	} else {
+		page.HasMore = hi < len(models)
+	}
+	if n := len(page.Data); n > 0 {
+		page.FirstID, page.LastID = &page.Data[0].ID, &page.Data[n-1].ID
+	}
+	return writeJSON(w, page)
+}
+
+func (s *Server) getModelAnthropic(w http.ResponseWriter, r *http.Request) error {
+	m, err := s.lookupModel(r, r.PathValue("model"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, toAnthropicModel(m))
+}
