@@ -207,6 +207,7 @@ func StatusError(status int, retryAfter time.Duration) *switchboard.Error {
 	case status == http.StatusTooManyRequests:
 		e.Code, e.RetryAfter = switchboard.CodeRateLimited, retryAfter
 		e.Message = "mock upstream rate limit reached for requests"
+		e.Type, e.VendorCode = "requests", "rate_limit_exceeded" // as OpenAI (and the HTTP fake) answer
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
 		e.Code = switchboard.CodeUpstream
 		e.Message = "mock upstream rejected the API key"
