@@ -19,14 +19,7 @@ root=$PWD
 . bench/lib.sh
 
 wait_quiet
-if [ "$BUILD" = 1 ]; then
-	echo "building bin/switchboard and the load generator…" >&2
-	make -s build >&2
-fi
-[ -x bin/switchboard ] || die "no bin/switchboard: run make build"
-build_loadgen
-calib_before=$(calibrate)
-start_upstream
+prepare
 start_gateway bin/switchboard
 
 declare -A addr pid

@@ -92,6 +92,19 @@ start_gateway() {
 	echo "upstream $up_addr (pid $up_pid, core $GEN_CORE), gateway $gw_addr (pid $gw_pid, core $GW_CORE), access log: $gw_log" >&2
 }
 
+# prepare builds (when BUILD=1) the gateway and the load generator, times
+# the cores (calib_before) and starts the fake upstream.
+prepare() {
+	if [ "$BUILD" = 1 ]; then
+		echo "building bin/switchboard and the load generator…" >&2
+		make -s build >&2
+	fi
+	[ -x bin/switchboard ] || die "no bin/switchboard: run make build"
+	build_loadgen
+	calib_before=$(calibrate)
+	start_upstream
+}
+
 # calibrate prints a JSON object: per core, three timings (ms) of a fixed
 # CPU-bound workload. On a VM the host's contention is invisible to
 # /proc/stat; these numbers moving between runs shows it.

@@ -27,14 +27,7 @@ root=$PWD
 
 wait_quiet
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
-if [ "$BUILD" = 1 ]; then
-	echo "building bin/switchboard and the load generator…" >&2
-	make -s build >&2
-fi
-[ -x bin/switchboard ] || die "no bin/switchboard: run make build"
-build_loadgen
-calib_before=$(calibrate)
-start_upstream
+prepare
 # shellcheck disable=SC2086 # GW_ENV is a list of NAME=value words
 start_gateway bin/switchboard $GW_ENV
 

@@ -262,6 +262,8 @@ func TestAnthropicSDK(t *testing.T) {
 			t.Errorf("got %v, want a 404 not_found_error", err)
 		}
 	})
+
+	t.Run("models", func(t *testing.T) { testAnthropicModels(t, client) })
 }
 
 // TestOpenAISDKToAnthropic routes an OpenAI client to the anthropic provider:
@@ -441,14 +443,10 @@ func TestMessagesRecorded(t *testing.T) {
 	}
 }
 
-// TestAnthropicSDKModels: the Anthropic SDK's Models API (the same
+// testAnthropicModels: the Anthropic SDK's Models API (the same
 // GET /v1/models path as OpenAI's, told apart by anthropic-version) gets
 // Anthropic's shapes, pages and errors.
-func TestAnthropicSDKModels(t *testing.T) {
-	t.Parallel()
-	up := sbtest.NewFakeUpstream(t, fakeupstream.Options{})
-	_, base := startGateway(t, anthropicConfig(up))
-	client := anthropicSDK(base)
+func testAnthropicModels(t *testing.T, client anthropic.Client) {
 	ctx := t.Context()
 
 	var ids []string
