@@ -2,6 +2,7 @@ package switchboard
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -39,6 +40,27 @@ type ModelLister interface {
 // with CodeNotFound.
 type ModelGetter interface {
 	Model(ctx context.Context, id string) (Model, error)
+}
+
+// FindModel describes id as p serves it: through ModelGetter when p has it,
+// else by looking id up in p's list. An unknown id is a CodeNotFound error.
+func FindModel(ctx context.Context, p Provider, id string) (Model, error) {
+	if g, ok := p.(ModelGetter); ok {
+		return g.Model(ctx, id)
+	}
+	if l, ok := p.(ModelLister); ok {
+		ms, err := l.Models(ctx)
+		if err != nil {
+			return Model{}, err
+		}
+		for _, m := range ms {
+			if m.ID == id {
+				return m, nil
+			}
+		}
+	}
+	return Model{}, &Error{Code: CodeNotFound, Param: "model", VendorCode: "model_not_found",
+		Message: fmt.Sprintf("The model %q does not exist", id)}
 }
 
 // Pinger is a Provider that can tell whether it is usable right now.

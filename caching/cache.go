@@ -531,20 +531,7 @@ func (c *Cache) Models(ctx context.Context) ([]switchboard.Model, error) {
 
 // Model forwards to the next provider's model description.
 func (c *Cache) Model(ctx context.Context, id string) (switchboard.Model, error) {
-	if g, ok := c.next.(switchboard.ModelGetter); ok {
-		return g.Model(ctx, id)
-	}
-	ms, err := c.Models(ctx)
-	if err != nil {
-		return switchboard.Model{}, err
-	}
-	for _, m := range ms {
-		if m.ID == id {
-			return m, nil
-		}
-	}
-	return switchboard.Model{}, &switchboard.Error{Code: switchboard.CodeNotFound, Param: "model", VendorCode: "model_not_found",
-		Message: fmt.Sprintf("The model %q does not exist", id)}
+	return switchboard.FindModel(ctx, c.next, id)
 }
 
 // Ping forwards to the next provider's health check.

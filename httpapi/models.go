@@ -49,23 +49,11 @@ func (s *Server) lookupModel(r *http.Request, id string) (switchboard.Model, err
 	if c := callerOf(r); c != nil && !c.MayUse(id) {
 		return switchboard.Model{}, modelNotFound(id)
 	}
-	if g, ok := s.p.(switchboard.ModelGetter); ok {
-		m, err := g.Model(r.Context(), id)
-		if err != nil {
-			return switchboard.Model{}, modelNotFound(id)
-		}
-		return m, nil
+	m, err := switchboard.FindModel(r.Context(), s.p, id)
+	if err != nil && switchboard.ErrorCodeOf(err) == switchboard.CodeNotFound {
+		return switchboard.Model{}, modelNotFound(id)
 	}
-	ms, err := s.visibleModels(r)
-	if err != nil {
-		return switchboard.Model{}, err
-	}
-	for _, m := range ms {
-		if m.ID == id {
-			return m, nil
-		}
-	}
-	return switchboard.Model{}, modelNotFound(id)
+	return m, err
 }
 
 func modelNotFound(id string) error {
