@@ -120,9 +120,10 @@ func anthropicMessageOf(comp *mock.Completion) anthropicResponse {
 		Type:       "message",
 		Role:       "assistant",
 		Model:      comp.Model,
-		StopReason: new(stopReason(o.FinishReason)),
 		Usage:      anthropicUsage{InputTokens: comp.PromptTokens, OutputTokens: o.Tokens(), ServiceTier: "standard"},
 	}
+	stop := anthropicStopOf(o)
+	m.StopReason, m.StopSequence = &stop.StopReason, stop.StopSequence
 	if tc := o.ToolCall; tc != nil {
 		input := json.RawMessage(tc.Arguments())
 		if !json.Valid(input) { // cut short by max_tokens
@@ -174,7 +175,7 @@ func (s *Server) streamAnthropic(w http.ResponseWriter, r *http.Request, comp *m
 		event{"content_block_stop", marshal(anthropicBlockStop{Type: "content_block_stop"})},
 		event{"message_delta", marshal(anthropicMessageDelta{
 			Type:  "message_delta",
-			Delta: anthropicStop{StopReason: stopReason(o.FinishReason)},
+			Delta: anthropicStopOf(o),
 			Usage: anthropicMessageDeltaUse{OutputTokens: o.Tokens()},
 		})},
 		event{"message_stop", marshal(anthropicType{Type: "message_stop"})})

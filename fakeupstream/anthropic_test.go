@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"maps"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -173,6 +174,28 @@ func TestAnthropicCountTokensAndModels(t *testing.T) {
 	}
 	if err := json.Unmarshal(body, &list); err != nil || len(list.Data) != 3 || list.Data[0].Type != "model" || list.FirstID != "mock-echo" {
 		t.Errorf("GET /v1/models with anthropic-version: got %s, want Anthropic's model list", body)
+	}
+}
+
+// TestAnthropicStopSequences: the reply ends before the first stop sequence
+// and the answer names it, streamed or not.
+func TestAnthropicStopSequences(t *testing.T) {
+	t.Parallel()
+	_, url := newServer(t, fakeupstream.Options{})
+	req := `{"model":"mock-echo","max_tokens":50,"stop_sequences":["END","never"],"messages":[{"role":"user","content":"one two END three"}]}`
+	_, body := mustDo(t, t.Context(), http.MethodPost, url+"/v1/messages", req, anthropicHeaders)
+	var msg struct {
+		Content      []struct{ Text string } `json:"content"`
+		StopReason   string                  `json:"stop_reason"`
+		StopSequence *string                 `json:"stop_sequence"`
+	}
+	if err := json.Unmarshal(body, &msg); err != nil || len(msg.Content) != 1 || msg.Content[0].Text != "one two " ||
+		msg.StopReason != "stop_sequence" || msg.StopSequence == nil || *msg.StopSequence != "END" {
+		t.Errorf("got %s, want the text before END, stop_reason stop_sequence, stop_sequence END", body)
+	}
+	_, body = mustDo(t, t.Context(), http.MethodPost, url+"/v1/messages", strings.Replace(req, `"max_tokens":50,`, `"max_tokens":50,"stream":true,`, 1), anthropicHeaders)
+	if !strings.Contains(string(body), `"stop_reason":"stop_sequence","stop_sequence":"END"`) {
+		t.Errorf("stream: no message_delta naming the stop sequence in %s", body)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/switchboard-ai/switchboard"
+	"github.com/switchboard-ai/switchboard/provider/mock"
 )
 
 // This file holds the Anthropic Messages API wire types the fake reads and
@@ -22,6 +23,7 @@ type anthropicRequest struct {
 	Tools       []anthropicTool      `json:"tools"`
 	ToolChoice  *anthropicToolChoice `json:"tool_choice"`
 	Temperature *float64             `json:"temperature"`
+	StopSeqs    []string             `json:"stop_sequences"`
 	Mock        json.RawMessage      `json:"mock"`
 }
 
@@ -182,6 +184,9 @@ func anthropicModelList(models []switchboard.Model) anthropicModels {
 // messages, tool_use blocks become tool calls, tools become functions.
 func (a *anthropicRequest) chatRequest() *switchboard.ChatRequest {
 	req := &switchboard.ChatRequest{Model: a.Model, MaxTokens: a.MaxTokens}
+	if len(a.StopSeqs) > 0 {
+		req.Stop, _ = json.Marshal(a.StopSeqs)
+	}
 	if sys := anthropicText(a.System); sys != "" {
 		req.Messages = append(req.Messages, switchboard.Message{Role: "system", Content: switchboard.TextContent(sys)})
 	}
@@ -251,6 +256,14 @@ func anthropicText(raw json.RawMessage) string {
 		}
 	}
 	return string(text)
+}
+
+// anthropicStopOf is the stop_reason (and stop_sequence, when one matched) of o.
+func anthropicStopOf(o *mock.Output) anthropicStop {
+	if o.StopSequence != "" {
+		return anthropicStop{StopReason: "stop_sequence", StopSequence: &o.StopSequence}
+	}
+	return anthropicStop{StopReason: stopReason(o.FinishReason)}
 }
 
 // stopReason maps an OpenAI finish reason to Anthropic's stop_reason.

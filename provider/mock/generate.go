@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -59,6 +60,8 @@ type Output struct {
 	ToolCall *ToolCallOutput
 	// FinishReason is FinishStop, FinishLength or FinishToolCalls.
 	FinishReason string
+	// StopSequence is the request's stop sequence that ended the text, if one did.
+	StopSequence string
 }
 
 // ToolCallOutput is a generated call of a function.
@@ -176,9 +179,13 @@ func Generate(model string, req *switchboard.ChatRequest, opts Options) (*Comple
 	default:
 		pieces = splitWords(replyFormat(replyText(model, req.Messages), req.ResponseFormat))
 	}
+	pieces, matched := stopAt(pieces, stopSequences(req.Stop))
 	pieces, finish := cut(pieces, limit, FinishStop)
+	if finish != FinishStop {
+		matched = ""
+	}
 	for i := range c.Choices {
-		c.Choices[i] = Output{Pieces: pieces, FinishReason: finish}
+		c.Choices[i] = Output{Pieces: pieces, FinishReason: finish, StopSequence: matched}
 	}
 	return c, nil
 }
@@ -190,6 +197,55 @@ func cut(pieces []string, limit int, done string) ([]string, string) {
 		return pieces[:limit], FinishLength
 	}
 	return pieces, done
+}
+
+// stopSequences reads the request's stop: a string or an array of strings
+// (empty ones are ignored, as a real upstream matches nothing with them).
+func stopSequences(raw json.RawMessage) []string {
+	if len(raw) == 0 {
+		return nil
+	}
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		raw = nil
+		if one != "" {
+			return []string{one}
+		}
+	}
+	var many []string
+	_ = json.Unmarshal(raw, &many)
+	return slices.DeleteFunc(many, func(s string) bool { return s == "" })
+}
+
+// stopAt ends the text before the first occurrence of any stop sequence,
+// which is not part of the reply (as with OpenAI and Anthropic), and returns
+// the sequence that matched.
+func stopAt(pieces []string, stops []string) ([]string, string) {
+	if len(stops) == 0 {
+		return pieces, ""
+	}
+	text := strings.Join(pieces, "")
+	end, matched := -1, ""
+	for _, s := range stops {
+		if i := strings.Index(text, s); i >= 0 && (end < 0 || i < end) {
+			end, matched = i, s
+		}
+	}
+	if end < 0 {
+		return pieces, ""
+	}
+	out := make([]string, 0, len(pieces))
+	for _, p := range pieces {
+		if end <= 0 {
+			break
+		}
+		if len(p) > end {
+			p = p[:end]
+		}
+		out = append(out, p)
+		end -= len(p)
+	}
+	return out, matched
 }
 
 // replyText is the echo: the text of the last user message, or, for

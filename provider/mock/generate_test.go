@@ -53,6 +53,21 @@ func TestGenerate(t *testing.T) {
 			wantText: "(empty)", wantFinish: "stop", wantN: 1, wantTokens: 1,
 		},
 		{
+			name:     "stop sequence ends the reply before it",
+			body:     `{"model":"mock-echo","stop":["zz","big"],"messages":[{"role":"user","content":"hello  big world"}]}`,
+			wantText: "hello  ", wantFinish: "stop", wantN: 1, wantTokens: 2,
+		},
+		{
+			name:     "stop string, and max_tokens still cuts first",
+			body:     `{"model":"mock-echo","stop":"world","max_tokens":1,"messages":[{"role":"user","content":"hello big world"}]}`,
+			wantText: "hello", wantFinish: "length", wantN: 1, wantTokens: 1,
+		},
+		{
+			name:     "stop sequence not in the reply",
+			body:     `{"model":"mock-echo","stop":["", "nope"],"messages":[{"role":"user","content":"hello"}]}`,
+			wantText: "hello", wantFinish: "stop", wantN: 1, wantTokens: 1,
+		},
+		{
 			name:     "unknown model echoes",
 			body:     `{"model":"gpt-4o","messages":[{"role":"user","content":"ping"}]}`,
 			wantText: "ping", wantFinish: "stop", wantN: 1, wantTokens: 1,
