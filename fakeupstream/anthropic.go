@@ -116,11 +116,11 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request, c *call) er
 func anthropicMessageOf(comp *mock.Completion) anthropicResponse {
 	o := &comp.Choices[0]
 	m := anthropicResponse{
-		ID:         messageID(comp),
-		Type:       "message",
-		Role:       "assistant",
-		Model:      comp.Model,
-		Usage:      anthropicUsage{InputTokens: comp.PromptTokens, OutputTokens: o.Tokens(), ServiceTier: "standard"},
+		ID:    messageID(comp),
+		Type:  "message",
+		Role:  "assistant",
+		Model: comp.Model,
+		Usage: anthropicUsage{InputTokens: comp.PromptTokens, OutputTokens: o.Tokens(), ServiceTier: "standard"},
 	}
 	stop := anthropicStopOf(o)
 	m.StopReason, m.StopSequence = &stop.StopReason, stop.StopSequence
