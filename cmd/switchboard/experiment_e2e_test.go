@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // experimentConfig serves the prompt "ask": version 1 answers, version 2
@@ -229,9 +230,16 @@ func TestExperimentEndToEnd(t *testing.T) {
 		}
 		return true
 	})
-	_, body = call(t, "GET", base+"/admin/v1/audit?target=experiment:ask-canary", "", "")
-	if !strings.Contains(body, "rollback") || !strings.Contains(body, "error") {
-		t.Errorf("audit %s", body)
+	// The audit event follows the label move, which follows the status the
+	// resolver already sees: it may come a moment later.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		_, body = call(t, "GET", base+"/admin/v1/audit?target=experiment:ask-canary", "", "")
+		if strings.Contains(body, "rollback") && strings.Contains(body, "error") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no rollback in the audit within 5 s: %s", body)
+		}
 	}
 	waitFor(t, func() bool {
 		alerts.Lock()
