@@ -5,9 +5,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/switchboard-ai/switchboard"
+	"github.com/switchboard-ai/switchboard/internal/anthropic"
 )
 
 // byDialect serves a request carrying anthropic-version (every Anthropic SDK
@@ -80,24 +80,6 @@ func (s *Server) getModel(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, m)
 }
 
-// anthropicModel is a model in the shape of Anthropic's Models API.
-// What the gateway does not know of a model (its context window, its line)
-// is left out.
-type anthropicModel struct {
-	Type         string  `json:"type"`
-	ID           string  `json:"id"`
-	DisplayName  string  `json:"display_name"`
-	CreatedAt    string  `json:"created_at"`
-	Lifecycle    string  `json:"lifecycle"`
-	DeprecatedAt *string `json:"deprecated_at"`
-	RetiresAt    *string `json:"retires_at"`
-}
-
-func toAnthropicModel(m switchboard.Model) anthropicModel {
-	return anthropicModel{Type: "model", ID: m.ID, DisplayName: m.ID, Lifecycle: "active",
-		CreatedAt: time.Unix(m.Created, 0).UTC().Format(time.RFC3339)}
-}
-
 // listModelsAnthropic is GET /v1/models for Anthropic's SDKs: a page of
 // limit (1–1000, default 20) models after after_id or before before_id.
 func (s *Server) listModelsAnthropic(w http.ResponseWriter, r *http.Request) error {
@@ -136,14 +118,9 @@ func (s *Server) listModelsAnthropic(w http.ResponseWriter, r *http.Request) err
 	default:
 		hi = min(limit, len(models))
 	}
-	page := struct {
-		Data    []anthropicModel `json:"data"`
-		HasMore bool             `json:"has_more"`
-		FirstID *string          `json:"first_id"`
-		LastID  *string          `json:"last_id"`
-	}{Data: make([]anthropicModel, 0, hi-lo)}
+	page := anthropic.ModelList{Data: make([]anthropic.ModelInfo, 0, hi-lo)}
 	for _, m := range models[lo:hi] {
-		page.Data = append(page.Data, toAnthropicModel(m))
+		page.Data = append(page.Data, anthropic.ModelInfoOf(m))
 	}
 	if before != "" {
 		page.HasMore = lo > 0
@@ -151,7 +128,7 @@ func (s *Server) listModelsAnthropic(w http.ResponseWriter, r *http.Request) err
 		page.HasMore = hi < len(models)
 	}
 	if n := len(page.Data); n > 0 {
-		page.FirstID, page.LastID = &page.Data[0].ID, &page.Data[n-1].ID
+		page.FirstID, page.LastID = page.Data[0].ID, page.Data[n-1].ID
 	}
 	return writeJSON(w, page)
 }
@@ -161,5 +138,5 @@ func (s *Server) getModelAnthropic(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, toAnthropicModel(m))
+	return writeJSON(w, anthropic.ModelInfoOf(m))
 }

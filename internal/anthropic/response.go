@@ -107,6 +107,12 @@ func DecodeModelList(body []byte) ([]switchboard.Model, *ModelList, error) {
 	return out, &list, nil
 }
 
+// ModelInfoOf describes m as Anthropic's Models API does (the inverse of
+// DecodeModelList): its ID is also its display name.
+func ModelInfoOf(m switchboard.Model) ModelInfo {
+	return ModelInfo{Type: "model", ID: m.ID, DisplayName: m.ID, CreatedAt: time.Unix(m.Created, 0).UTC().Format(time.RFC3339)}
+}
+
 // unixTime parses an RFC 3339 time as Unix seconds; 0 when it does not parse.
 func unixTime(s string) int64 {
 	t, err := time.Parse(time.RFC3339, s)
