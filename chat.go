@@ -582,7 +582,7 @@ func (r *ChatRequest) UpstreamBody(model string) ([]byte, error) {
 	mb, _ := json.Marshal(model)
 	edits := []edit{{r.modelSpan[0], r.modelSpan[1], mb}}
 	if forceUsage {
-		usage, err := json.Marshal(r.usageOn())
+		usage, err := r.usageOn().MarshalJSON()
 		if err != nil {
 			return nil, err
 		}

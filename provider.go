@@ -59,7 +59,16 @@ func FindModel(ctx context.Context, p Provider, id string) (Model, error) {
 			}
 		}
 	}
-	return Model{}, &Error{Code: CodeNotFound, Param: "model", VendorCode: "model_not_found",
+	return Model{}, ModelNotFound(id)
+}
+
+// ModelNotFound is the error for a model name nobody serves (or the caller
+// may not use), as OpenAI words it; a long id is cut to 100 bytes.
+func ModelNotFound(id string) *Error {
+	if len(id) > 100 {
+		id = id[:100]
+	}
+	return &Error{Code: CodeNotFound, Param: "model", VendorCode: "model_not_found",
 		Message: fmt.Sprintf("The model %q does not exist", id)}
 }
 

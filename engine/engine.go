@@ -138,7 +138,7 @@ func New(ctx context.Context, providers []*Provider, routes []*Route, opts Optio
 	sort.Strings(names)
 	for _, n := range names {
 		owner := e.routes[n].Deployments[0].Provider.Name
-		e.models = append(e.models, switchboard.Model{ID: n, Object: "model", Created: 1700000000, OwnedBy: owner})
+		e.models = append(e.models, switchboard.Model{ID: n, Object: "model", Created: modelCreated, OwnedBy: owner})
 	}
 	return e, nil
 }
@@ -306,6 +306,10 @@ func (s *peekedStream) Recv() (*switchboard.Chunk, error) {
 // Models implements switchboard.ModelLister: the public model names.
 func (e *Engine) Models(context.Context) ([]switchboard.Model, error) { return e.models, nil }
 
+// modelCreated is the "created" time of every model the engine describes:
+// a fixed date, since a configured name has no release date of its own.
+const modelCreated = 1700000000
+
 // Model describes id: a listed model, or a "provider/model" name the engine
 // can route; an unknown id is a CodeNotFound error naming "model".
 func (e *Engine) Model(_ context.Context, id string) (switchboard.Model, error) {
@@ -318,7 +322,7 @@ func (e *Engine) Model(_ context.Context, id string) (switchboard.Model, error) 
 	if err != nil {
 		return switchboard.Model{}, err
 	}
-	return switchboard.Model{ID: id, Object: "model", Created: 1700000000, OwnedBy: r.deps[0].provider.Name}, nil
+	return switchboard.Model{ID: id, Object: "model", Created: modelCreated, OwnedBy: r.deps[0].provider.Name}, nil
 }
 
 // ModelsList returns the public models without a context.

@@ -94,8 +94,8 @@ func (s *Server) setServedHeaders(w http.ResponseWriter, e *entry) {
 		s.price(e)
 		setCostHeader(h, e)
 	}
+	e.setAttemptHeaders(h)
 	if e.outcome.Provider != "" {
-		e.setAttemptHeaders(h)
 		if e.outcome.Model != "" && e.outcome.Model != e.model {
 			h.Set("X-Switchboard-Fallback-Model", e.outcome.Model)
 		}

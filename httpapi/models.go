@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/switchboard-ai/switchboard"
 	"github.com/switchboard-ai/switchboard/internal/anthropic"
@@ -47,18 +46,9 @@ func (s *Server) visibleModels(r *http.Request) ([]switchboard.Model, error) {
 // ("provider/model"), if the caller may use it.
 func (s *Server) lookupModel(r *http.Request, id string) (switchboard.Model, error) {
 	if c := callerOf(r); c != nil && !c.MayUse(id) {
-		return switchboard.Model{}, modelNotFound(id)
+		return switchboard.Model{}, switchboard.ModelNotFound(id)
 	}
-	m, err := switchboard.FindModel(r.Context(), s.p, id)
-	if err != nil && switchboard.ErrorCodeOf(err) == switchboard.CodeNotFound {
-		return switchboard.Model{}, modelNotFound(id)
-	}
-	return m, err
-}
-
-func modelNotFound(id string) error {
-	return &switchboard.Error{Code: switchboard.CodeNotFound, Param: "model", VendorCode: "model_not_found",
-		Message: "The model " + quote(strings.TrimSpace(id)) + " does not exist"}
+	return switchboard.FindModel(r.Context(), s.p, id)
 }
 
 func (s *Server) listModels(w http.ResponseWriter, r *http.Request) error {

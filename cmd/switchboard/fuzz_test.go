@@ -61,7 +61,8 @@ func FuzzGatewayEndpoints(f *testing.F) {
 	f.Fuzz(func(t *testing.T, ep uint8, body []byte) {
 		// The mock's own options (latency, stalls, chosen error statuses) are
 		// outside what this checks.
-		if bytes.Contains(bytes.ToLower(body), []byte("mock\"")) || bytes.Contains(bytes.ToLower(body), []byte(`mock\u`)) {
+		var top map[string]json.RawMessage
+		if json.Unmarshal(body, &top) == nil && top["mock"] != nil {
 			t.Skip()
 		}
 		path := fuzzEndpoints[int(ep)%len(fuzzEndpoints)]

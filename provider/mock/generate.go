@@ -202,15 +202,12 @@ func cut(pieces []string, limit int, done string) ([]string, string) {
 // stopSequences reads the request's stop: a string or an array of strings
 // (empty ones are ignored, as a real upstream matches nothing with them).
 func stopSequences(raw json.RawMessage) []string {
-	if len(raw) == 0 {
-		return nil
-	}
 	var one string
 	if json.Unmarshal(raw, &one) == nil {
-		raw = nil
-		if one != "" {
-			return []string{one}
+		if one == "" {
+			return nil
 		}
+		return []string{one}
 	}
 	var many []string
 	_ = json.Unmarshal(raw, &many)
